@@ -1,0 +1,1 @@
+"""CallShield engines package."""

@@ -1,0 +1,1 @@
+"""CallShield overlay package."""

@@ -1,0 +1,1 @@
+"""CLI verbs of the runtime (one module each)."""

@@ -1,0 +1,1 @@
+"""CallShield training package."""

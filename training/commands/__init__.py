@@ -1,0 +1,1 @@
+"""CLI verbs of training (one module each); torch is imported inside run()."""
