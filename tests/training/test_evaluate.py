@@ -1,0 +1,147 @@
+"""training.evaluate: report logic on synthetic scores; the verb end to end on real face video."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn import metrics as skm
+
+from training.evaluate import (
+    NO_FACE_SCORE,
+    Skipped,
+    VideoScore,
+    format_table,
+    plot_roc,
+    score_rows,
+    summarise,
+    write_json_atomic,
+)
+from training.manifest import ManifestRow
+
+
+def _row(i: int, label: str, source: str, method: str = "none") -> ManifestRow:
+    return ManifestRow(
+        f"{source}/{i}.mp4", "video", label, source, f"{source}_{i}", method if label == "fake" else "none"
+    )
+
+
+def _synthetic(seed: int = 0) -> list[VideoScore]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(40):
+        out.append(VideoScore(_row(i, "real", "calls"), float(rng.uniform(0, 0.6)), rng.uniform(0, 0.6, 5)))
+    for i in range(40, 60):
+        out.append(
+            VideoScore(
+                _row(i, "fake", "calls", "swapA"), float(rng.uniform(0.3, 1.0)), rng.uniform(0.3, 1, 5)
+            )
+        )
+    for i in range(60, 70):
+        out.append(VideoScore(_row(i, "fake", "ffpp", "swapB"), float(rng.uniform(0.5, 1.0))))
+    for i in range(70, 80):
+        out.append(VideoScore(_row(i, "real", "lfw"), float(rng.uniform(0.0, 0.9))))
+    return out
+
+
+def test_summary_matches_sklearn_overall_per_source_and_per_method() -> None:
+    scored = _synthetic()
+    report = summarise(scored, threshold=0.65)
+    y = np.array([v.row.target for v in scored])
+    s = np.array([v.score for v in scored], float)
+    assert report["n_videos"] == 80 and report["n_real"] == 50 and report["n_fake"] == 30
+    assert report["video_auc"] == pytest.approx(skm.roc_auc_score(y, s))
+    assert report["video_ap"] == pytest.approx(skm.average_precision_score(y, s))
+    assert report["video_accuracy"] == pytest.approx(skm.accuracy_score(y, s >= 0.65))
+    assert report["real_fpr_at_threshold"] == pytest.approx(np.mean(s[y == 0] >= 0.65))
+    # per source: 'calls' has both classes; 'ffpp' only fakes and 'lfw' only reals -> no AUC of their own
+    calls = np.array([v.row.source == "calls" for v in scored])
+    assert report["by_source"]["calls"]["video_auc"] == pytest.approx(skm.roc_auc_score(y[calls], s[calls]))
+    assert report["by_source"]["ffpp"] == {
+        "video_auc": None,
+        "n": 10,
+        "n_real": 0,
+        "n_fake": 10,
+        "real_fpr_at_threshold": None,
+    }
+    assert report["by_source"]["lfw"]["video_auc"] is None
+    assert report["by_source"]["lfw"]["real_fpr_at_threshold"] == pytest.approx(np.mean(s[70:] >= 0.65))
+    # per method: that method's fakes against ALL reals
+    for method, fakes in (("swapA", slice(40, 60)), ("swapB", slice(60, 70))):
+        ys = np.r_[np.zeros(50), np.ones(fakes.stop - fakes.start)]
+        ss = np.r_[s[:40], s[70:], s[fakes]]
+        assert report["by_method"][method]["video_auc"] == pytest.approx(skm.roc_auc_score(ys, ss)), method
+        assert report["by_method"][method]["n"] == ys.size
+    # frame level: every window of every video, labelled by its video
+    wy = np.r_[np.zeros(200), np.ones(100)]
+    ws = np.concatenate([v.window_scores for v in scored])
+    assert report["n_windows"] == 300
+    assert report["frame_auc"] == pytest.approx(skm.roc_auc_score(wy, ws))
+
+
+def test_no_face_counts_as_uncertain_and_is_listed() -> None:
+    scored = _synthetic()
+    scored[0] = VideoScore(scored[0].row, None)
+    scored[45] = VideoScore(scored[45].row, None)
+    report = summarise(scored, 0.65)
+    s = np.array([v.effective_score for v in scored])
+    assert s[0] == s[45] == NO_FACE_SCORE
+    y = np.array([v.row.target for v in scored])
+    assert report["video_auc"] == pytest.approx(skm.roc_auc_score(y, s))
+    assert report["no_face"] == [scored[0].row.path, scored[45].row.path]
+    table = format_table(report)
+    assert "no usable face" in table and scored[45].row.path in table
+
+
+def test_single_class_report_is_valid_json_with_a_note(tmp_path: Path) -> None:
+    scored = [VideoScore(_row(i, "real", "webcam"), 0.1 * i) for i in range(5)]
+    report = summarise(scored, 0.65, skipped=[Skipped(_row(9, "real", "webcam"), "not a video")])
+    assert report["video_auc"] is None and report["video_eer"] is None
+    assert report["real_fpr_at_threshold"] == pytest.approx(0.0)
+    assert any("only real" in n for n in report["notes"])
+    assert report["skipped"] == [{"path": "webcam/9.mp4", "reason": "not a video"}]
+    out = write_json_atomic(report, tmp_path / "r.json")
+    back = json.loads(out.read_text())  # strict JSON: NaN would have raised on write
+    assert back["n_videos"] == 5 and back["video_auc"] is None
+    assert "n/a" in format_table(report)
+
+
+def test_score_rows_skips_failures_with_one_warning_each() -> None:
+    rows = [_row(i, "real" if i % 2 else "fake", "s", "m") for i in range(6)]
+    lines: list[str] = []
+
+    def scorer(row: ManifestRow) -> VideoScore:
+        if row.path.endswith(("2.mp4", "5.mp4")):
+            raise ValueError(f"cannot decode {row.path}\nsecond line")
+        return VideoScore(row, 0.5)
+
+    scored, skipped = score_rows(rows, scorer, progress=False, warn=lines.append)
+    assert [v.row.path for v in scored] == ["s/0.mp4", "s/1.mp4", "s/3.mp4", "s/4.mp4"]
+    assert [(s.row.path, s.reason) for s in skipped] == [
+        ("s/2.mp4", "cannot decode s/2.mp4"),
+        ("s/5.mp4", "cannot decode s/5.mp4"),
+    ]
+    assert lines == [
+        "warning: skipped s/2.mp4: cannot decode s/2.mp4",
+        "warning: skipped s/5.mp4: cannot decode s/5.mp4",
+    ]
+
+
+def test_roc_plot_is_a_png(tmp_path: Path) -> None:
+    out = plot_roc(_synthetic(), tmp_path / "plots" / "roc.png")
+    import cv2
+
+    image = cv2.imread(str(out))
+    assert image is not None and image.shape[0] > 300 and image.shape[1] > 300
+    assert image.std() > 10  # curves and text, not a blank canvas
+    assert sorted(p.name for p in out.parent.iterdir()) == ["roc.png"]
+
+
+def test_nan_free_when_everything_scored_equal() -> None:
+    scored = [VideoScore(_row(i, "real" if i < 3 else "fake", "s", "m"), 0.5) for i in range(6)]
+    report = summarise(scored, 0.65)
+    assert report["video_auc"] == pytest.approx(0.5)
+    assert not any(isinstance(v, float) and math.isnan(v) for v in report.values())

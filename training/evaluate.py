@@ -1,0 +1,319 @@
+"""Evaluate a CallShield model on a manifest: video-level AUC/AP/EER, per source and per method.
+
+Scores come from the RUNTIME (ONNX Runtime through ``realtime.video_score``), not from the
+training code, so the numbers describe exactly what users run: the same face detector, tracker,
+crop, window and calibration. The report logic is separate from scoring (:func:`summarise` takes
+plain :class:`VideoScore` records), so it is tested on synthetic scores and reused by training.
+
+Conventions that matter for honest numbers:
+
+* a video where no usable face was found scores 0.5 (uncertain) and is listed under ``no_face``:
+  dropping it would flatter the model on exactly the clips it cannot handle;
+* an unreadable file is reported under ``skipped`` (one warning line each) and left out: the run
+  never aborts on one bad file;
+* a method's AUC is that method's fakes against ALL reals of the evaluated rows, so every
+  method is measured against the same negatives.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from training.manifest import ManifestRow
+from training.metrics import binary_metrics, roc_auc, roc_curve
+
+NO_FACE_SCORE = 0.5
+
+
+@dataclass
+class VideoScore:
+    """One evaluated file. ``score`` None means no usable face (counted as :data:`NO_FACE_SCORE`).
+
+    ``window_scores``: the calibrated p_fake of every scored window of every track (frame-level
+    metrics); ``note``: anything worth telling about this file (e.g. scored as a 1-frame video).
+    """
+
+    row: ManifestRow
+    score: float | None
+    window_scores: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    note: str = ""
+
+    @property
+    def effective_score(self) -> float:
+        return NO_FACE_SCORE if self.score is None else float(self.score)
+
+
+@dataclass
+class Skipped:
+    """A row that could not be scored, and why (one line)."""
+
+    row: ManifestRow
+    reason: str
+
+
+Scorer = Callable[[ManifestRow], VideoScore]
+
+
+def _finite_or_none(value: float) -> float | None:
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+def _group_auc(labels: np.ndarray, scores: np.ndarray) -> dict[str, Any]:
+    return {
+        "video_auc": _finite_or_none(roc_auc(labels, scores)) if labels.size else None,
+        "n": int(labels.size),
+        "n_real": int((labels == 0).sum()),
+        "n_fake": int((labels == 1).sum()),
+    }
+
+
+def summarise(
+    scored: Sequence[VideoScore],
+    threshold: float,
+    skipped: Sequence[Skipped] = (),
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The evaluation report as a JSON-ready dict (undefined metrics are ``None``, with a note)."""
+    labels = np.array([v.row.target for v in scored], np.int64)
+    scores = np.array([v.effective_score for v in scored], np.float64)
+    m = binary_metrics(labels, scores, threshold)
+
+    by_source: dict[str, dict[str, Any]] = {}
+    for source in sorted({v.row.source for v in scored}):
+        mask = np.array([v.row.source == source for v in scored])
+        entry = _group_auc(labels[mask], scores[mask])
+        reals = scores[mask][labels[mask] == 0]
+        entry["real_fpr_at_threshold"] = float(np.mean(reals >= threshold)) if reals.size else None
+        by_source[source] = entry
+
+    by_method: dict[str, dict[str, Any]] = {}
+    real_mask = labels == 0
+    for method in sorted({v.row.method for v in scored if v.row.is_fake}):
+        fake_mask = np.array([v.row.is_fake and v.row.method == method for v in scored])
+        mask = fake_mask | real_mask
+        by_method[method] = _group_auc(labels[mask], scores[mask])
+
+    window_labels = np.concatenate(
+        [np.full(len(v.window_scores), v.row.target, np.int64) for v in scored] or [np.zeros(0, np.int64)]
+    )
+    window_scores = np.concatenate(
+        [np.asarray(v.window_scores, np.float64).ravel() for v in scored] or [np.zeros(0)]
+    )
+
+    notes = [m.note] if m.note else []
+    report: dict[str, Any] = {
+        "n_videos": m.n,
+        "n_real": m.n_real,
+        "n_fake": m.n_fake,
+        "threshold": float(threshold),
+        "video_auc": _finite_or_none(m.auc),
+        "video_ap": _finite_or_none(m.ap),
+        "video_eer": _finite_or_none(m.eer),
+        "video_eer_threshold": _finite_or_none(m.eer_threshold),
+        "video_accuracy": _finite_or_none(m.accuracy),
+        "fpr_at_tpr90": _finite_or_none(m.fpr_at_tpr90),
+        "real_fpr_at_threshold": _finite_or_none(m.fpr_real_at_threshold),
+        "frame_auc": _finite_or_none(roc_auc(window_labels, window_scores)) if window_scores.size else None,
+        "n_windows": int(window_scores.size),
+        "by_source": by_source,
+        "by_method": by_method,
+        "no_face": [v.row.path for v in scored if v.score is None],
+        "skipped": [{"path": s.row.path, "reason": s.reason} for s in skipped],
+        "notes": notes + [f"{v.row.path}: {v.note}" for v in scored if v.note],
+    }
+    if extra:
+        report.update(extra)
+    return report
+
+
+def score_rows(
+    rows: Iterable[ManifestRow],
+    scorer: Scorer,
+    progress: bool = True,
+    warn: Callable[[str], None] | None = None,
+) -> tuple[list[VideoScore], list[Skipped]]:
+    """Score every row; a row whose scorer raises is skipped with one warning line, never fatal.
+
+    KeyboardInterrupt still stops the run (it is not an Exception).
+    """
+    from tqdm import tqdm
+
+    rows = list(rows)
+    warn = warn or (lambda line: tqdm.write(line, file=sys.stderr))
+    scored: list[VideoScore] = []
+    skipped: list[Skipped] = []
+    bar = tqdm(rows, desc="evaluate", unit="video", disable=not progress, file=sys.stderr)
+    for row in bar:
+        try:
+            scored.append(scorer(row))
+        except Exception as exc:
+            reason = _one_line(exc)
+            skipped.append(Skipped(row, reason))
+            warn(f"warning: skipped {row.path}: {reason}")
+    return scored, skipped
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    return "  n/a" if value is None else f"{value:.{digits}f}"
+
+
+def format_table(report: dict[str, Any]) -> str:
+    """A human-readable summary for stdout."""
+    lines = [
+        f"videos {report['n_videos']} (real {report['n_real']}, fake {report['n_fake']}), "
+        f"threshold {report['threshold']:.2f}",
+        f"  video AUC {_fmt(report['video_auc'])}   AP {_fmt(report['video_ap'])}   "
+        f"EER {_fmt(report['video_eer'])}   accuracy {_fmt(report['video_accuracy'])}",
+        f"  FPR@TPR0.9 {_fmt(report['fpr_at_tpr90'])}   real FPR at threshold "
+        f"{_fmt(report['real_fpr_at_threshold'])}   frame AUC {_fmt(report['frame_auc'])} "
+        f"({report['n_windows']} windows)",
+    ]
+    for title, key in (("source", "by_source"), ("method", "by_method")):
+        groups = report[key]
+        if not groups:
+            continue
+        width = max(len(title), *(len(name) for name in groups))
+        lines.append(f"  {title:<{width}}   AUC     n  real  fake")
+        for name, g in groups.items():
+            lines.append(
+                f"  {name:<{width}}  {_fmt(g['video_auc'])} {g['n']:5d} {g['n_real']:5d} {g['n_fake']:5d}"
+            )
+    if report["no_face"]:
+        lines.append(f"  no usable face (scored {NO_FACE_SCORE}): {len(report['no_face'])}")
+        lines.extend(f"    {p}" for p in report["no_face"])
+    if report["skipped"]:
+        lines.append(f"  skipped (unreadable): {len(report['skipped'])}")
+        lines.extend(f"    {s['path']}: {s['reason']}" for s in report["skipped"])
+    for note in report["notes"]:
+        lines.append(f"  note: {note}")
+    return "\n".join(lines)
+
+
+def write_json_atomic(data: dict[str, Any], path: str | Path) -> Path:
+    """JSON (strict: no NaN) via temp file + rename, so a crash never leaves half a report."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(data, indent=2, allow_nan=False, sort_keys=False)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def plot_roc(
+    scored: Sequence[VideoScore], path: str | Path, title: str = "CallShield video-level ROC"
+) -> Path:
+    """ROC curves (all rows, and each source that has both classes) to a PNG, atomically.
+
+    A source with only reals (or only fakes) has no ROC of its own; it is plotted against the other
+    class of the whole set instead, labelled so, because that is how such sources are judged.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = np.array([v.row.target for v in scored], np.int64)
+    scores = np.array([v.effective_score for v in scored], np.float64)
+    fig, ax = plt.subplots(figsize=(6, 6), dpi=100)
+    try:
+        ax.plot([0, 1], [0, 1], color="0.7", linestyle=":", linewidth=1)
+        curves = [("all", np.ones(len(scored), bool), "")]
+        for source in sorted({v.row.source for v in scored}):
+            mask = np.array([v.row.source == source for v in scored])
+            if len(set(labels[mask].tolist())) == 2:
+                curves.append((source, mask, ""))
+            elif labels[mask].size:
+                other = labels != labels[mask][0]
+                if other.any():
+                    curves.append((source, mask | other, " vs other-class rows"))
+        for name, mask, suffix in curves:
+            y, s = labels[mask], scores[mask]
+            if len(set(y.tolist())) < 2:
+                continue
+            curve = roc_curve(y, s)
+            auc = roc_auc(y, s)
+            width = 2.2 if name == "all" else 1.2
+            ax.plot(
+                curve.fpr, curve.tpr, linewidth=width, label=f"{name}{suffix} (AUC {auc:.3f}, n={y.size})"
+            )
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.01)
+        ax.set_xlabel("false positive rate (real called fake)")
+        ax.set_ylabel("true positive rate (fake caught)")
+        ax.set_title(title)
+        ax.legend(loc="lower right", fontsize=7)
+        ax.grid(alpha=0.3)
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
+        os.close(fd)
+        try:
+            fig.savefig(tmp, format="png", bbox_inches="tight")
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    finally:
+        plt.close(fig)
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+# Scoring with the runtime
+# --------------------------------------------------------------------------------------------
+
+
+def window_scores_of(result: Any) -> np.ndarray:
+    """Every window p_fake of a ``realtime.video_score.VideoResult``, all tracks together."""
+    values: list[float] = []
+    timelines = getattr(result, "timelines", None)
+    if timelines is None:
+        timelines = getattr(result, "tracks", None)
+    if isinstance(timelines, dict):
+        timelines = list(timelines.values())
+    for timeline in timelines or []:
+        points = getattr(timeline, "p_fake", None)
+        if points is None:
+            points = getattr(timeline, "points", timeline)
+        for point in points if points is not None else []:
+            value = point if isinstance(point, (int, float, np.floating)) else getattr(point, "p_fake", None)
+            if value is not None and math.isfinite(float(value)):
+                values.append(float(value))
+    return np.asarray(values, np.float64)
+
+
+def runtime_scorer(session: Any, max_frames: int | None = None) -> Scorer:
+    """A :data:`Scorer` that runs ``realtime.video_score.score_video`` on each row's file."""
+    from realtime.video_score import score_video
+
+    def score(row: ManifestRow) -> VideoScore:
+        if not row.abspath.is_file():
+            raise FileNotFoundError(f"file not found: {row.abspath}")
+        result = score_video(row.abspath, session, max_frames=max_frames)
+        value = getattr(result, "score", None)
+        return VideoScore(
+            row=row, score=None if value is None else float(value), window_scores=window_scores_of(result)
+        )
+
+    return score
