@@ -1,0 +1,51 @@
+"""Shared fixtures of the runtime's tests: the real carphone clip and the plumbing ONNX model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.realtime.fixture_model import build_plumbing_model, plumbing_meta, probe_feature
+from tests.realtime.media import carphone_path, read_frames
+
+
+@pytest.fixture(scope="session")
+def carphone() -> Path:
+    return carphone_path()
+
+
+@pytest.fixture(scope="session")
+def carphone_frames(carphone: Path) -> list[np.ndarray]:
+    return read_frames(carphone)
+
+
+@pytest.fixture(scope="session")
+def face_detector():
+    from realtime.faces import FaceDetector
+
+    detector = FaceDetector("full")
+    yield detector
+    detector.close()
+
+
+@pytest.fixture(scope="session")
+def carphone_probe_offset(carphone_frames: list[np.ndarray], face_detector) -> float:
+    """The plumbing model's feature 0 on carphone's own face crops: its logit is 0 there."""
+    from realtime.crop import align_face
+
+    meta = plumbing_meta()
+    crops = []
+    for frame in carphone_frames[::8]:
+        detections = face_detector(frame)
+        assert detections, "MediaPipe found no face on a carphone frame"
+        crops.append(align_face(frame, detections[0].keypoints, meta.crop))
+    return float(probe_feature(meta, np.stack(crops)).mean())
+
+
+@pytest.fixture(scope="session")
+def plumbing_model(tmp_path_factory: pytest.TempPathFactory, carphone_probe_offset: float) -> Path:
+    """Brightness-probe model centred on carphone: brighter faces -> p_fake up, darker -> down."""
+    path = tmp_path_factory.mktemp("model") / "plumbing.onnx"
+    return build_plumbing_model(path, gain=10.0, offset=carphone_probe_offset)

