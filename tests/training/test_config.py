@@ -1,0 +1,47 @@
+"""Training config: YAML + dotted overrides, with one clear error for a wrong key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from realtime.errors import UserError
+from training.config import load_config
+
+SHIPPED = Path(__file__).resolve().parents[2] / "training" / "configs" / "callshield_v1.yaml"
+
+
+def test_shipped_config_loads() -> None:
+    cfg = load_config(SHIPPED)
+    assert cfg.model.name == "mnv2_tconv"
+    assert cfg.model.window == 8
+    assert cfg.encoder.dann_weight > 0
+
+
+def test_overrides_are_typed(tmp_path: Path) -> None:
+    cfg = load_config(
+        SHIPPED, ["encoder.steps=7", "encoder.lr=0.5", "out_dir=x", "data.exclude_multi_face_fakes=a,b"]
+    )
+    assert cfg.encoder.steps == 7 and isinstance(cfg.encoder.steps, int)
+    assert cfg.encoder.lr == 0.5
+    assert cfg.out_dir == "x"
+    assert cfg.data.exclude_multi_face_fakes == ["a", "b"]
+
+
+@pytest.mark.parametrize("override", ["encoder.nope=1", "nope=1", "encoder"])
+def test_bad_override_is_a_user_error(override: str) -> None:
+    with pytest.raises(UserError):
+        load_config(SHIPPED, [override])
+
+
+def test_unknown_yaml_key_is_a_user_error(tmp_path: Path) -> None:
+    bad = tmp_path / "c.yaml"
+    bad.write_text("encoder:\n  stepz: 3\n")
+    with pytest.raises(UserError, match="encoder.stepz"):
+        load_config(bad)
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="not found"):
+        load_config(tmp_path / "missing.yaml")

@@ -1,0 +1,141 @@
+"""Training configuration: a YAML file plus ``key=value`` overrides from the command line."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from realtime.errors import UserError
+
+
+@dataclass
+class DataConfig:
+    manifest: str = "../shared/data/manifest.csv"
+    cache_dir: str = "~/.cache/callshield/crops"
+    crop_size: int = 128
+    crop_scale: float = 1.1
+    every: int = 2  # keep every 2nd frame: the window's stride in frames
+    max_frames: int = 300
+    call_max_frames: int = 200
+    calib_fraction: float = 0.15  # train identities held out for calibration and thresholds
+    exclude_multi_face_fakes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ModelConfig:
+    name: str = "mnv2_tconv"
+    feature_dim: int = 128
+    window: int = 8
+    imagenet: str = ""  # path to torchvision MobileNetV2 ImageNet weights (.pth); empty: random init
+
+
+@dataclass
+class EncoderStage:
+    steps: int = 1200
+    batch: int = 32
+    target_batch: int = 16
+    lr: float = 3e-4
+    weight_decay: float = 0.05
+    warmup: int = 50
+    freeze_blocks: int = 2  # MobileNetV2 feature blocks kept frozen (low-level ImageNet filters)
+    dann_weight: float = 0.3  # 0 disables adversarial domain adaptation
+    sbi_fraction: float = 0.45  # share of fakes that are self-blended pseudo-fakes
+    augment: float = 1.0
+
+
+@dataclass
+class HeadStage:
+    steps: int = 2000
+    batch: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    sbi_clips_per_real: int = 2
+    sbi_jitter: float = 0.5  # per-frame wobble of half the pseudo-fake clips (live-swapper flicker)
+
+
+@dataclass
+class AltFreezeConfig:
+    rounds: int = 0  # AltFreezing rounds after the two stages (0: off)
+    encoder_steps: int = 200
+    head_steps: int = 500
+    clip_batch: int = 4
+
+
+@dataclass
+class TrainConfig:
+    seed: int = 0
+    out_dir: str = "runs/callshield"
+    device: str = "auto"
+    threads: int = 0  # 0: torch default
+    checkpoint_every: int = 200
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    encoder: EncoderStage = field(default_factory=EncoderStage)
+    head: HeadStage = field(default_factory=HeadStage)
+    altfreeze: AltFreezeConfig = field(default_factory=AltFreezeConfig)
+    target_fpr: float = 0.03  # the fake threshold is set for this FPR on held-out real clips
+    model_version: str = "callshield-v1"
+
+
+def _coerce(value: str, current: Any) -> Any:
+    if isinstance(current, bool):
+        return value.lower() in ("1", "true", "yes", "on")
+    if isinstance(current, int):
+        return int(value)
+    if isinstance(current, float):
+        return float(value)
+    if isinstance(current, list):
+        return [v for v in value.split(",") if v]
+    return value
+
+
+def _apply(obj: Any, data: dict[str, Any], where: str) -> None:
+    names = {f.name for f in dataclasses.fields(obj)}
+    for key, value in data.items():
+        if key not in names:
+            raise UserError(f"unknown config key '{where}{key}' (known: {', '.join(sorted(names))})")
+        current = getattr(obj, key)
+        if dataclasses.is_dataclass(current):
+            if not isinstance(value, dict):
+                raise UserError(f"config key '{where}{key}' must be a mapping")
+            _apply(current, value, f"{where}{key}.")
+        else:
+            setattr(obj, key, value)
+
+
+def load_config(path: str | Path | None, overrides: list[str] | None = None) -> TrainConfig:
+    """Read a YAML config (relative paths in it are relative to the current folder) and apply overrides."""
+    cfg = TrainConfig()
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise UserError(f"config file not found: {p}")
+        try:
+            data = yaml.safe_load(p.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise UserError(f"{p} is not valid YAML: {exc}") from None
+        if not isinstance(data, dict):
+            raise UserError(f"{p} must hold a mapping of config keys")
+        _apply(cfg, data, "")
+    for item in overrides or []:
+        if "=" not in item:
+            raise UserError(f"override '{item}' must look like key.sub=value")
+        dotted, value = item.split("=", 1)
+        *parents, leaf = dotted.split(".")
+        obj: Any = cfg
+        for part in parents:
+            if not hasattr(obj, part):
+                raise UserError(f"unknown config key '{dotted}'")
+            obj = getattr(obj, part)
+        if not dataclasses.is_dataclass(obj) or not hasattr(obj, leaf):
+            raise UserError(f"unknown config key '{dotted}'")
+        setattr(obj, leaf, _coerce(value, getattr(obj, leaf)))
+    return cfg
+
+
+def config_to_dict(cfg: TrainConfig) -> dict[str, Any]:
+    return dataclasses.asdict(cfg)

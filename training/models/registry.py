@@ -1,0 +1,79 @@
+"""Detector registry and factory (``create_detector(name, **cfg)``, as in timm).
+
+Every detector follows one contract (DeepfakeBench's, adapted to streaming):
+``forward(clip (B, T, 3, S, S)) -> {"logit": (B,), "prob": (B,), "feat": (B, T, D),
+"frame_logit": (B, T)}``. ``feat`` is where the gradient-reversal domain head attaches. The two
+halves the runtime needs separately, ``encode`` (crops -> features) and ``head`` (window ->
+logit), are what gets exported to ONNX.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from training.models.mobilenetv2 import MobileNetV2Features
+from training.models.temporal import GRUHead, MeanPoolHead, TemporalConvHead
+
+
+class Detector(nn.Module):
+    """Per-frame encoder (trunk -> pooled -> projected D-dim feature) plus a temporal head."""
+
+    def __init__(self, trunk: nn.Module, trunk_channels: int, head: nn.Module, feature_dim: int) -> None:
+        super().__init__()
+        self.trunk = trunk
+        self.project = nn.Sequential(nn.Dropout(0.2), nn.Linear(trunk_channels, feature_dim))
+        self.frame_classifier = nn.Linear(feature_dim, 1)
+        self.head = head
+        self.feature_dim = feature_dim
+
+    def encode(self, crops: torch.Tensor) -> torch.Tensor:
+        """``(N, 3, S, S)`` normalised crops -> ``(N, D)`` features."""
+        pooled = self.trunk(crops).mean(dim=(2, 3))
+        return self.project(pooled)
+
+    def score_window(self, window: torch.Tensor) -> torch.Tensor:
+        """``(B, T, D)`` features -> ``(B,)`` logits."""
+        return self.head(window)
+
+    def forward(self, clip: torch.Tensor) -> dict[str, torch.Tensor]:
+        b, t = clip.shape[:2]
+        feat = self.encode(clip.flatten(0, 1)).view(b, t, -1)
+        logit = self.score_window(feat)
+        return {
+            "logit": logit,
+            "prob": torch.sigmoid(logit),
+            "feat": feat,
+            "frame_logit": self.frame_classifier(feat).squeeze(-1),
+        }
+
+    def encoder_modules(self) -> list[nn.Module]:
+        return [self.trunk, self.project, self.frame_classifier]
+
+
+def _mobilenet(head_cls: Callable[..., nn.Module]) -> Callable[..., Detector]:
+    def build(feature_dim: int = 128, imagenet: str | Path | None = None, **head_cfg: Any) -> Detector:
+        trunk = MobileNetV2Features()
+        if imagenet:
+            trunk.load_imagenet(imagenet)
+        return Detector(trunk, trunk.out_channels, head_cls(feature_dim, **head_cfg), feature_dim)
+
+    return build
+
+
+DETECTORS: dict[str, Callable[..., Detector]] = {
+    "mnv2_tconv": _mobilenet(TemporalConvHead),
+    "mnv2_mean": _mobilenet(MeanPoolHead),
+    "mnv2_gru": _mobilenet(GRUHead),
+}
+
+
+def create_detector(name: str, **cfg: Any) -> Detector:
+    """Build a registered detector; unknown names list the known ones."""
+    if name not in DETECTORS:
+        raise KeyError(f"unknown detector {name!r}; known: {', '.join(sorted(DETECTORS))}")
+    return DETECTORS[name](**cfg)

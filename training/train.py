@@ -1,0 +1,632 @@
+"""The training recipe: encoder stage (frames, with DANN), head stage (windows of features), calibration.
+
+Why two stages rather than end-to-end clips: on two CPU cores a clip of T=8 crops costs eight
+encoder passes, and consecutive crops are nearly identical, so end-to-end clip batches buy little
+diversity for a lot of compute. Stage 1 trains the per-frame encoder on independent crops (real
+faces, live face swaps, self-blended pseudo-fakes), with a gradient-reversal domain classifier
+pulling clean and call-degraded features together. Stage 2 freezes the encoder, encodes every cached
+clip once, and trains the temporal head on windows of features, which is fast enough to see every
+window many times. ``altfreeze.rounds`` > 0 then alternates end-to-end clip training with the head
+frozen and head training with the encoder frozen (AltFreezing, Wang et al. CVPR 2023).
+
+Calibration (temperature) and the decision thresholds are fitted on train-split identities held out
+from both stages, never on the val split.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from engines.artifact import ModelMeta, Thresholds
+from realtime.crop import CropSpec
+from training.augment import augment_crop, augment_window
+from training.cache import CacheSpec, build_cache
+from training.clips import Clip, ClipGroups, holdout_identity, load_clips, pick
+from training.config import TrainConfig, config_to_dict
+from training.manifest import ManifestRow, read_manifest
+from training.models import Detector, create_detector
+from training.models.domain import DomainClassifier, dann_strength
+from training.sbi import sample_params, self_blend, self_blend_clip
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass
+class Runtime:
+    """Device, distributed rank and logging for one training process."""
+
+    device: torch.device
+    rank: int
+    world: int
+    writer: Any
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def setup_runtime(cfg: TrainConfig, out_dir: Path) -> Runtime:
+    """Pick the device; join a torchrun process group when launched by torchrun (several GPUs)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    want = cfg.device
+    if want == "auto":
+        want = "cuda" if torch.cuda.is_available() else "cpu"
+    if want.startswith("cuda") and world > 1:
+        want = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+    device = torch.device(want)
+    if world > 1 and not torch.distributed.is_initialized():
+        torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    writer = None
+    if rank == 0:
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            writer = SummaryWriter(str(out_dir / "tb"))
+        except ImportError:
+            writer = None
+    return Runtime(device=device, rank=rank, world=world, writer=writer)
+
+
+def seed_everything(seed: int) -> np.random.Generator:
+    torch.manual_seed(seed)
+    return np.random.default_rng(seed)
+
+
+def to_tensor(crops: list[np.ndarray] | np.ndarray, device: torch.device) -> torch.Tensor:
+    arr = np.ascontiguousarray(np.stack(crops) if isinstance(crops, list) else crops)
+    x = torch.from_numpy(arr).to(device).permute(0, 3, 1, 2).float().div_(255.0)
+    mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1)
+    return ((x - mean) / std).contiguous(memory_format=torch.channels_last)
+
+
+def cosine_lr(step: int, total: int, warmup: int) -> float:
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+
+
+def autocast(rt: Runtime) -> Any:
+    """bf16 autocast on GPU (AMP); a no-op context on CPU, where it would only slow things down."""
+    if rt.device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return torch.autocast("cpu", enabled=False)
+
+
+# --------------------------------------------------------------------------------------- data
+
+
+def load_data(cfg: TrainConfig, rt: Runtime) -> tuple[ClipGroups, list[Clip], list[Clip]]:
+    """Build (or reuse) the crop caches and split train rows into fit / calibration identities."""
+    rows = read_manifest(cfg.data.manifest)
+    train_rows = [r for r in rows if r.split == "train"]
+    excluded = set(cfg.data.exclude_multi_face_fakes)
+    spec = CropSpec(size=cfg.data.crop_size, scale=cfg.data.crop_scale)
+    cache_dir = Path(cfg.data.cache_dir).expanduser()
+    clean_spec = CacheSpec(crop=spec, domain="clean", every=cfg.data.every, max_frames=cfg.data.max_frames)
+    call_spec = CacheSpec(
+        crop=spec,
+        domain="call",
+        every=cfg.data.every,
+        max_frames=cfg.data.call_max_frames,
+        seed=cfg.seed,
+        landmarks_for_real=False,
+    )
+    clean_entries = build_cache(train_rows, clean_spec, cache_dir, progress=rt.main)
+    video_rows = [r for r in train_rows if r.kind == "video"]
+    call_entries = build_cache(video_rows, call_spec, cache_dir, progress=rt.main)
+
+    def is_calib(row: ManifestRow) -> bool:
+        return holdout_identity(row.identity, cfg.data.calib_fraction)
+
+    fit_rows = [r for r in train_rows if not is_calib(r) and not (r.label == "fake" and r.path in excluded)]
+    calib_rows = [r for r in train_rows if is_calib(r) and r.kind == "video"]
+    groups = ClipGroups.build(
+        load_clips(fit_rows, clean_entries, "clean"),
+        load_clips([r for r in fit_rows if r.kind == "video"], call_entries, "call"),
+    )
+    calib = load_clips(calib_rows, clean_entries, "clean") + load_clips(calib_rows, call_entries, "call")
+    pair_reals = load_clips([r for r in fit_rows if r.pair_id and r.label == "real"], clean_entries, "clean")
+    return groups, calib, pair_reals
+
+
+def sample_sbi_crop(rng: np.random.Generator, groups: ClipGroups) -> np.ndarray:
+    clip = pick(rng, groups.sbi_sources)
+    i = int(rng.integers(len(clip.data)))
+    fake, _ = self_blend(clip.data.crops[i], clip.mesh_at(i), sample_params(rng, clip.data.crops.shape[1]))
+    return fake
+
+
+def sample_frame_batch(
+    rng: np.random.Generator, groups: ClipGroups, pairs: dict[str, Clip], batch: int, sbi_fraction: float
+) -> tuple[list[np.ndarray], list[int]]:
+    """Half real, half fake crops. A live-swap fake often brings its own real twin (same frame of the
+    same stream), so the encoder must learn the swap rather than the scene."""
+    crops: list[np.ndarray] = []
+    labels: list[int] = []
+    n_fake = batch // 2
+    for _ in range(n_fake):
+        u = rng.random()
+        if u < sbi_fraction and groups.sbi_sources:
+            crops.append(sample_sbi_crop(rng, groups))
+        elif u < sbi_fraction + 0.1 and groups.other_fakes:
+            clip = pick(rng, groups.other_fakes)
+            crops.append(clip.data.crops[int(rng.integers(len(clip.data)))])
+        else:
+            clip = pick(rng, groups.live_fakes)
+            i = int(rng.integers(len(clip.data)))
+            crops.append(clip.data.crops[i])
+            twin = pairs.get(clip.row.pair_id)
+            if twin is not None and rng.random() < 0.5 and len(crops) < batch:
+                j = int(np.searchsorted(twin.data.frame_index, clip.data.frame_index[i]))
+                crops.append(twin.data.crops[min(j, len(twin.data) - 1)])
+                labels.append(1)
+                labels.append(0)
+                continue
+        labels.append(1)
+    while len(crops) < batch:
+        source = groups.still_reals if (rng.random() < 0.25 and groups.still_reals) else groups.video_reals
+        clip = pick(rng, source)
+        crops.append(clip.data.crops[int(rng.integers(len(clip.data)))])
+        labels.append(0)
+    return crops, labels
+
+
+def freeze_trunk_blocks(model: Detector, n_blocks: int) -> None:
+    """Keep the first ImageNet blocks fixed (and their BatchNorm statistics): low-level filters
+    transfer as they are, and two CPU cores skip their backward pass."""
+    features = getattr(model.trunk, "features", None)
+    if features is None:
+        return
+    for block in list(features)[:n_blocks]:
+        block.eval()
+        for p in block.parameters():
+            p.requires_grad_(False)
+
+
+# ------------------------------------------------------------------------------------- stages
+
+
+class Checkpointer:
+    """``last.pt`` with everything needed to resume mid-stage; written atomically."""
+
+    def __init__(self, out_dir: Path, cfg: TrainConfig, rt: Runtime) -> None:
+        self.path = out_dir / "last.pt"
+        self.cfg = cfg
+        self.rt = rt
+
+    def save(self, stage: str, step: int, model: nn.Module, extra: dict[str, Any]) -> None:
+        if not self.rt.main:
+            return
+        state = {
+            "stage": stage,
+            "step": step,
+            "model_state": model.state_dict(),
+            "config": config_to_dict(self.cfg),
+            **extra,
+        }
+        tmp = self.path.with_suffix(".tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, self.path)
+
+    def load(self) -> dict[str, Any] | None:
+        if not self.path.exists():
+            return None
+        return torch.load(self.path, map_location="cpu", weights_only=False)  # type: ignore[no-any-return]
+
+
+STAGES = ("encoder", "head", "altfreeze", "done")
+
+
+def stage_done(resume: dict[str, Any] | None, stage: str) -> bool:
+    return resume is not None and STAGES.index(resume["stage"]) > STAGES.index(stage)
+
+
+def train_encoder(
+    cfg: TrainConfig,
+    rt: Runtime,
+    model: Detector,
+    domain: DomainClassifier,
+    groups: ClipGroups,
+    pairs: dict[str, Clip],
+    rng: np.random.Generator,
+    ckpt: Checkpointer,
+    resume: dict[str, Any] | None,
+) -> None:
+    st = cfg.encoder
+    freeze_trunk_blocks(model, st.freeze_blocks)
+    params = [p for p in model.parameters() if p.requires_grad] + list(domain.parameters())
+    opt = torch.optim.AdamW(params, lr=st.lr, weight_decay=st.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: cosine_lr(s, st.steps, st.warmup))
+    start = 0
+    if resume is not None and resume["stage"] == "encoder":
+        opt.load_state_dict(resume["opt_state"])
+        sched.load_state_dict(resume["sched_state"])
+        domain.load_state_dict(resume["domain_state"])
+        rng.bit_generator.state = resume["rng_state"]
+        start = resume["step"]
+    net: nn.Module = model
+    if rt.world > 1:
+        net = nn.parallel.DistributedDataParallel(model, find_unused_parameters=True)
+    model.train()
+    freeze_trunk_blocks(model, st.freeze_blocks)
+    domain.train()
+    bar = tqdm(
+        range(start, st.steps), desc="stage 1: encoder", disable=not rt.main, initial=start, total=st.steps
+    )
+    for step in bar:
+        crops, labels = sample_frame_batch(rng, groups, pairs, st.batch, st.sbi_fraction)
+        crops = [augment_crop(c, rng, st.augment) for c in crops]
+        crops = [c[:, ::-1] if rng.random() < 0.5 else c for c in crops]
+        target_crops: list[np.ndarray] = []
+        if st.dann_weight > 0 and groups.target:
+            for _ in range(st.target_batch):
+                clip = pick(rng, groups.target)
+                target_crops.append(clip.data.crops[int(rng.integers(len(clip.data)))])
+        x = to_tensor(crops + target_crops, rt.device)
+        y = torch.tensor(labels, dtype=torch.float32, device=rt.device)
+        with autocast(rt):
+            encode = (
+                net.module.encode if isinstance(net, nn.parallel.DistributedDataParallel) else model.encode
+            )
+            feats = encode(x)
+            frame_logit = model.frame_classifier(feats[: len(crops)]).squeeze(1).float()
+            cls_loss = F.binary_cross_entropy_with_logits(frame_logit, y)
+            loss = cls_loss
+            dom_loss = torch.zeros((), device=rt.device)
+            if target_crops:
+                strength = dann_strength(step / st.steps)
+                d_logit = domain(feats, strength).float()
+                d_label = torch.cat([torch.zeros(len(crops)), torch.ones(len(target_crops))]).to(rt.device)
+                dom_loss = F.binary_cross_entropy_with_logits(d_logit, d_label)
+                loss = loss + st.dann_weight * dom_loss
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 5.0)
+        opt.step()
+        sched.step()
+        with torch.no_grad():
+            acc = ((frame_logit > 0).float() == y).float().mean().item()
+        if rt.main:
+            bar.set_postfix(loss=f"{cls_loss.item():.3f}", dom=f"{dom_loss.item():.3f}", acc=f"{acc:.2f}")
+            if rt.writer is not None:
+                rt.writer.add_scalar("encoder/cls_loss", cls_loss.item(), step)
+                rt.writer.add_scalar("encoder/domain_loss", dom_loss.item(), step)
+                rt.writer.add_scalar("encoder/acc", acc, step)
+                rt.writer.add_scalar("encoder/lr", sched.get_last_lr()[0], step)
+        if (step + 1) % cfg.checkpoint_every == 0 and step + 1 < st.steps:
+            ckpt.save(
+                "encoder",
+                step + 1,
+                model,
+                {
+                    "opt_state": opt.state_dict(),
+                    "sched_state": sched.state_dict(),
+                    "domain_state": domain.state_dict(),
+                    "rng_state": rng.bit_generator.state,
+                },
+            )
+
+
+@torch.no_grad()
+def encode_clip(
+    model: Detector, crops: np.ndarray | list[np.ndarray], rt: Runtime, chunk: int = 64
+) -> np.ndarray:
+    model.eval()
+    out = []
+    for s in range(0, len(crops), chunk):
+        with autocast(rt):
+            out.append(model.encode(to_tensor(crops[s : s + chunk], rt.device)).float().cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, model.feature_dim), np.float32)
+
+
+@dataclass
+class FeatureClip:
+    feats: np.ndarray  # (N, D)
+    label: int
+    kind: str  # "real", "live", "other", "sbi"
+    row: ManifestRow | None
+    domain: str
+
+
+def featurise(
+    cfg: TrainConfig, rt: Runtime, model: Detector, groups: ClipGroups, rng: np.random.Generator
+) -> list[FeatureClip]:
+    """Encode every training video clip once (clip-consistent augmentation on half of them), plus
+    self-blended pseudo-fake versions of the real clips."""
+    out: list[FeatureClip] = []
+    jobs: list[tuple[Clip, str]] = [(c, "real") for c in groups.video_reals]
+    jobs += [(c, "live") for c in groups.live_fakes] + [(c, "other") for c in groups.other_fakes]
+    sbi_jobs = [c for c in groups.sbi_sources if c.row.kind == "video"] * cfg.head.sbi_clips_per_real
+    total = len(jobs) + len(sbi_jobs)
+    bar = tqdm(total=total, desc="stage 2: encoding clips", disable=not rt.main)
+    for clip, kind in jobs:
+        crops = list(clip.data.crops)
+        if rng.random() < 0.5:
+            crops = augment_window(crops, rng, cfg.encoder.augment)
+        out.append(FeatureClip(encode_clip(model, crops, rt), clip.label, kind, clip.row, "clean"))
+        bar.update()
+    for clip in sbi_jobs:
+        marks = [clip.mesh_at(i) for i in range(len(clip.data))]
+        jitter = cfg.head.sbi_jitter if rng.random() < 0.5 else 0.0
+        fakes, _ = self_blend_clip(list(clip.data.crops), marks, rng, jitter=jitter)
+        if rng.random() < 0.5:
+            fakes = augment_window(fakes, rng, cfg.encoder.augment)
+        out.append(FeatureClip(encode_clip(model, fakes, rt), 1, "sbi", clip.row, "clean"))
+        bar.update()
+    bar.close()
+    return out
+
+
+def sample_windows(
+    rng: np.random.Generator, clips: list[FeatureClip], batch: int, window: int
+) -> tuple[np.ndarray, np.ndarray]:
+    reals = [c for c in clips if c.label == 0]
+    fakes_by_kind = {k: [c for c in clips if c.kind == k] for k in ("live", "sbi", "other")}
+    shares = {"live": 0.5, "sbi": 0.4, "other": 0.1}
+    xs, ys = [], []
+    for b in range(batch):
+        if b % 2 == 0:
+            clip = reals[int(rng.integers(len(reals)))]
+        else:
+            kinds = [k for k in shares if fakes_by_kind[k]]
+            p = np.array([shares[k] for k in kinds])
+            kind = kinds[int(rng.choice(len(kinds), p=p / p.sum()))]
+            clip = fakes_by_kind[kind][int(rng.integers(len(fakes_by_kind[kind])))]
+        n = len(clip.feats)
+        start = int(rng.integers(max(1, n - window + 1)))
+        idx = np.minimum(np.arange(start, start + window), n - 1)
+        xs.append(clip.feats[idx])
+        ys.append(clip.label)
+    return np.stack(xs).astype(np.float32), np.array(ys, np.float32)
+
+
+def train_head(
+    cfg: TrainConfig,
+    rt: Runtime,
+    model: Detector,
+    feats: list[FeatureClip],
+    rng: np.random.Generator,
+    steps: int,
+    tag: str = "head",
+) -> None:
+    st = cfg.head
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for p in model.head.parameters():
+        p.requires_grad_(True)
+    opt = torch.optim.AdamW(model.head.parameters(), lr=st.lr, weight_decay=st.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: cosine_lr(s, steps, 50))
+    model.head.train()
+    bar = tqdm(range(steps), desc=f"stage 2: {tag}", disable=not rt.main)
+    for step in bar:
+        x, y = sample_windows(rng, feats, st.batch, cfg.model.window)
+        xt = torch.from_numpy(x).to(rt.device)
+        xt = xt + 0.05 * torch.randn_like(xt) * xt.std()
+        logit = model.score_window(xt)
+        loss = F.binary_cross_entropy_with_logits(logit, torch.from_numpy(y).to(rt.device))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        if rt.main and step % 50 == 0:
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+            if rt.writer is not None:
+                rt.writer.add_scalar(f"{tag}/loss", loss.item(), step)
+    for p in model.parameters():
+        p.requires_grad_(True)
+    model.eval()
+
+
+def train_altfreeze_encoder(
+    cfg: TrainConfig, rt: Runtime, model: Detector, groups: ClipGroups, rng: np.random.Generator, round_i: int
+) -> None:
+    """AltFreezing's spatial phase: end-to-end clips with the temporal head frozen."""
+    af = cfg.altfreeze
+    for p in model.head.parameters():
+        p.requires_grad_(False)
+    freeze_trunk_blocks(model, cfg.encoder.freeze_blocks)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.encoder.lr * 0.3, weight_decay=cfg.encoder.weight_decay)
+    model.train()
+    freeze_trunk_blocks(model, cfg.encoder.freeze_blocks)
+    t = cfg.model.window
+    bar = tqdm(range(af.encoder_steps), desc=f"altfreeze {round_i}: encoder", disable=not rt.main)
+    for _ in bar:
+        clips, labels = [], []
+        for b in range(af.clip_batch):
+            if b % 2 == 0:
+                clip = pick(rng, groups.video_reals)
+                start = int(rng.integers(max(1, len(clip.data) - t + 1)))
+                window = clip.window(start, t)
+            elif rng.random() < 0.5 and groups.sbi_sources:
+                clip = pick(
+                    rng, [c for c in groups.sbi_sources if c.row.kind == "video"] or groups.sbi_sources
+                )
+                start = int(rng.integers(max(1, len(clip.data) - t + 1)))
+                marks = [clip.mesh_at(min(start + k, len(clip.data) - 1)) for k in range(t)]
+                window, _ = self_blend_clip(
+                    clip.window(start, t), marks, rng, jitter=cfg.head.sbi_jitter * rng.random()
+                )
+            else:
+                clip = pick(rng, groups.live_fakes)
+                start = int(rng.integers(max(1, len(clip.data) - t + 1)))
+                window = clip.window(start, t)
+            clips.append(augment_window(window, rng, cfg.encoder.augment))
+            labels.append(b % 2)
+        x = to_tensor([c for w in clips for c in w], rt.device).view(
+            af.clip_batch, t, 3, *clips[0][0].shape[:2]
+        )
+        with autocast(rt):
+            out = model(x)
+            y = torch.tensor(labels, dtype=torch.float32, device=rt.device)
+            loss = F.binary_cross_entropy_with_logits(out["logit"].float(), y)
+            loss = loss + 0.5 * F.binary_cross_entropy_with_logits(
+                out["frame_logit"].float(), y[:, None].expand(-1, t)
+            )
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        bar.set_postfix(loss=f"{loss.item():.3f}")
+    for p in model.parameters():
+        p.requires_grad_(True)
+    model.eval()
+
+
+# -------------------------------------------------------------------------------- calibration
+
+
+def window_logits(model: Detector, feats: np.ndarray, window: int, rt: Runtime) -> np.ndarray:
+    """Logits of every full window of a clip's features (the runtime's sliding window)."""
+    if len(feats) < window:
+        feats = np.concatenate([feats, np.repeat(feats[-1:], window - len(feats), axis=0)])
+    idx = np.arange(len(feats) - window + 1)[:, None] + np.arange(window)[None, :]
+    with torch.no_grad():
+        return model.score_window(torch.from_numpy(feats[idx].astype(np.float32)).to(rt.device)).cpu().numpy()
+
+
+def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
+    """1-D search for the temperature minimising the negative log-likelihood."""
+    best_t, best_nll = 1.0, float("inf")
+    for t in np.exp(np.linspace(math.log(0.25), math.log(8.0), 80)):
+        p = 1.0 / (1.0 + np.exp(-logits / t))
+        nll = -np.mean(labels * np.log(p + 1e-7) + (1 - labels) * np.log(1 - p + 1e-7))
+        if nll < best_nll:
+            best_t, best_nll = float(t), float(nll)
+    return best_t
+
+
+def calibrate(
+    cfg: TrainConfig, rt: Runtime, model: Detector, calib: list[Clip]
+) -> tuple[float, Thresholds, dict[str, Any]]:
+    """Temperature from window logits, thresholds from video-level scores of held-out identities.
+
+    The fake threshold is set so that at most ``target_fpr`` of held-out real videos (clean and
+    call-degraded) would be called fake; the real threshold sits below the fake one by the same
+    margin the gauge's hysteresis needs.
+    """
+    logits, labels, video_logits = [], [], []
+    for clip in calib:
+        if len(clip.data) < 2:
+            continue
+        wl = window_logits(model, encode_clip(model, clip.data.crops, rt), cfg.model.window, rt)
+        logits.append(wl)
+        labels.append(np.full(len(wl), clip.label))
+        video_logits.append((wl, clip.label, clip.row.source, clip.domain))
+    if not logits:
+        return 1.0, Thresholds(), {"n_calib_videos": 0}
+    temp = fit_temperature(np.concatenate(logits), np.concatenate(labels).astype(np.float64))
+    scores = [
+        (float(np.mean(1 / (1 + np.exp(-wl / temp)))), lab, src, dom) for wl, lab, src, dom in video_logits
+    ]
+    real_scores = np.array([s for s, lab, _, _ in scores if lab == 0])
+    fake_scores = np.array([s for s, lab, _, _ in scores if lab == 1])
+    q = float(np.quantile(real_scores, 1 - cfg.target_fpr)) if len(real_scores) else 0.5
+    fake_thr = float(np.clip(q + 0.02, 0.5, 0.9))
+    real_thr = float(max(0.05, fake_thr - 0.25))
+    suspicious = float((real_thr + fake_thr) / 2)
+    report = {
+        "n_calib_videos": len(scores),
+        "temperature": temp,
+        "calib_real_scores": sorted(np.round(real_scores, 4).tolist()),
+        "calib_fake_scores": sorted(np.round(fake_scores, 4).tolist()),
+    }
+    return temp, Thresholds(real=real_thr, suspicious=suspicious, fake=fake_thr), report
+
+
+# ------------------------------------------------------------------------------------- driver
+
+
+def make_meta(
+    cfg: TrainConfig, temperature: float, thresholds: Thresholds, report: dict[str, Any]
+) -> ModelMeta:
+    return ModelMeta(
+        model_version=cfg.model_version,
+        crop=CropSpec(size=cfg.data.crop_size, scale=cfg.data.crop_scale),
+        mean=IMAGENET_MEAN,
+        std=IMAGENET_STD,
+        window=cfg.model.window,
+        stride=cfg.data.every,
+        feature_dim=cfg.model.feature_dim,
+        temperature=temperature,
+        thresholds=thresholds,
+        arch={"name": cfg.model.name, "feature_dim": cfg.model.feature_dim},
+        training_data=f"{cfg.data.manifest} split=train (calibration on held-out train identities)",
+        metrics={"calibration": report},
+    )
+
+
+def run_training(cfg: TrainConfig, resume: bool = False) -> Path:
+    """Train, calibrate and save ``out_dir/model.pt``; returns its path."""
+    out_dir = Path(cfg.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rt = setup_runtime(cfg, out_dir)
+    rng = seed_everything(cfg.seed + rt.rank)
+    t0 = time.time()
+    groups, calib, pair_reals = load_data(cfg, rt)
+    pairs = {c.row.pair_id: c for c in pair_reals}
+    if rt.main:
+        print(f"training clips: {groups.summary()}; calibration clips: {len(calib)}", flush=True)
+    if not groups.live_fakes and not groups.sbi_sources:
+        raise RuntimeError(
+            "no fake training material: the manifest has no usable fakes and no real faces to blend"
+        )
+    imagenet = str(Path(cfg.model.imagenet).expanduser()) if cfg.model.imagenet else None
+    model = create_detector(cfg.model.name, feature_dim=cfg.model.feature_dim, imagenet=imagenet)
+    model.to(rt.device).to(memory_format=torch.channels_last)
+    domain = DomainClassifier(cfg.model.feature_dim).to(rt.device)
+    ckpt = Checkpointer(out_dir, cfg, rt)
+    state = ckpt.load() if resume else None
+    if state is not None:
+        model.load_state_dict(state["model_state"])
+        if rt.main:
+            print(f"resuming from {ckpt.path}: stage {state['stage']} step {state['step']}", flush=True)
+    if not stage_done(state, "encoder"):
+        train_encoder(cfg, rt, model, domain, groups, pairs, rng, ckpt, state)
+        ckpt.save("head", 0, model, {})
+    if not stage_done(state, "head"):
+        feats = featurise(cfg, rt, model, groups, rng)
+        train_head(cfg, rt, model, feats, rng, cfg.head.steps)
+        ckpt.save("altfreeze", 0, model, {})
+    for r in range(cfg.altfreeze.rounds):
+        if state is not None and state["stage"] == "done":
+            break
+        train_altfreeze_encoder(cfg, rt, model, groups, rng, r)
+        feats = featurise(cfg, rt, model, groups, rng)
+        train_head(cfg, rt, model, feats, rng, cfg.altfreeze.head_steps, tag=f"altfreeze {r}: head")
+    model.eval()
+    temperature, thresholds, report = calibrate(cfg, rt, model, calib)
+    report["train_seconds"] = round(time.time() - t0, 1)
+    meta = make_meta(cfg, temperature, thresholds, report)
+    final = out_dir / "model.pt"
+    if rt.main:
+        from engines.export import save_checkpoint
+
+        save_checkpoint(final, model, config_to_dict(cfg), meta)
+        ckpt.save("done", 0, model, {})
+        (out_dir / "calibration.json").write_text(json.dumps(report, indent=2))
+        print(
+            f"saved {final} (temperature {temperature:.2f}, thresholds real<={thresholds.real:.2f} "
+            f"fake>={thresholds.fake:.2f}) in {report['train_seconds']:.0f} s",
+            flush=True,
+        )
+    if rt.writer is not None:
+        rt.writer.close()
+    return final
