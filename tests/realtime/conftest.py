@@ -49,3 +49,27 @@ def plumbing_model(tmp_path_factory: pytest.TempPathFactory, carphone_probe_offs
     """Brightness-probe model centred on carphone: brighter faces -> p_fake up, darker -> down."""
     path = tmp_path_factory.mktemp("model") / "plumbing.onnx"
     return build_plumbing_model(path, gain=10.0, offset=carphone_probe_offset)
+
+
+@pytest.fixture(scope="session")
+def plumbing_session(plumbing_model: Path):
+    """One loaded session for tests that only read from it between ``reset()`` calls."""
+    from realtime.session import DetectorSession
+
+    session = DetectorSession.load(plumbing_model)
+    yield session
+    session.close()
+
+
+@pytest.fixture(scope="session")
+def clips(tmp_path_factory: pytest.TempPathFactory, carphone_frames: list[np.ndarray]) -> dict[str, Path]:
+    """Variants of carphone encoded with libx264: brighter, darker, far too dark, and a no-face clip."""
+    from tests.realtime.media import noise_frames, tint, write_video
+
+    folder = tmp_path_factory.mktemp("clips")
+    return {
+        "bright": write_video(folder / "bright.mp4", tint(carphone_frames, offset=45)),
+        "dark": write_video(folder / "dark.mp4", tint(carphone_frames, gain=0.7)),
+        "too_dark": write_video(folder / "too_dark.mp4", tint(carphone_frames[:60], gain=0.25)),
+        "noise": write_video(folder / "noise.mp4", noise_frames(30)),
+    }

@@ -91,3 +91,38 @@ def grid_of_faces(frame: np.ndarray, rows: int, cols: int, tile: int = 96) -> np
 def noise_frames(n: int, width: int = 176, height: int = 144, seed: int = 0) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     return [rng.integers(0, 256, (height, width, 3), dtype=np.uint8) for _ in range(n)]
+
+
+def paste_faces(
+    frames: Sequence[np.ndarray],
+    n: int,
+    paths: Sequence[tuple[float, float, float, float]],
+    size: tuple[int, int] = (220, 480),
+    tile: int = 96,
+) -> tuple[list[np.ndarray], list[list[tuple[float, float] | None]]]:
+    """``n`` frames of a grey canvas with moving carphone faces pasted in (later ones on top).
+
+    ``paths``: per face ``(x0, y0, vx, vy)`` in pixels and pixels per frame; face k uses carphone
+    40*k frames later and mirrored for odd k, so the faces differ. Tiles are clipped at the canvas
+    border, so a face can enter or leave. Returns the frames and, per frame, each face's tile centre
+    (None while it is fully outside).
+    """
+    height, width = size
+    out, centres = [], []
+    for i in range(n):
+        canvas = np.full((height, width, 3), 70, np.uint8)
+        row: list[tuple[float, float] | None] = []
+        for k, (x0, y0, vx, vy) in enumerate(paths):
+            face = face_tile(frames[(i + 40 * k) % len(frames)], tile)
+            if k % 2:
+                face = face[:, ::-1]
+            x, y = int(round(x0 + vx * i)), int(round(y0 + vy * i))
+            cx0, cy0, cx1, cy1 = max(x, 0), max(y, 0), min(x + tile, width), min(y + tile, height)
+            if cx0 >= cx1 or cy0 >= cy1:
+                row.append(None)
+                continue
+            canvas[cy0:cy1, cx0:cx1] = face[cy0 - y : cy1 - y, cx0 - x : cx1 - x]
+            row.append((x + tile / 2, y + tile / 2))
+        out.append(canvas)
+        centres.append(row)
+    return out, centres

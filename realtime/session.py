@@ -1,0 +1,309 @@
+"""One detector session: frames in, per-face events out, on ONNX Runtime alone (no torch).
+
+:class:`DetectorSession` bundles what scoring a stream needs (the model backend and its metadata,
+the MediaPipe face detector, the tracker, per-track feature windows and risk states) and runs the
+path of a frame (DESIGN.md)::
+
+    detect -> track -> align (the model's CropSpec) + quality -> ONE encoder call for all faces
+    -> per-track windows -> ONE head call for every track whose window is due -> risk -> events
+
+Batching every face of a frame into one encoder call, and every due window into one head call,
+keeps a 20-face gallery view at two runtime calls per frame instead of forty.
+
+Both the live pipeline and ``score_video`` use this class, so a file is scored exactly the way a
+call would be. Importing or running it never imports torch: the live path must start fast and
+run on machines where torch is not installed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from realtime.crop import align_face
+from realtime.errors import UserError
+from realtime.events import FaceEvent
+from realtime.faces import Detection, FaceDetector
+from realtime.quality import DEFAULT_THRESHOLDS, QualityThresholds, assess_face, quality_crop
+from realtime.risk import RiskConfig, TrackRisk
+from realtime.tracker import FaceTracker
+from realtime.window import FeatureWindows
+
+# MediaPipe's face models read a 128 or 192 px input: detecting on more than ~960 px only costs time
+# (4K frame: ~19 ms direct, ~8 ms after a linear downscale to 960 on two cores). Crops are still
+# taken from the full-resolution frame, with the keypoints scaled back up.
+DETECT_MAX_SIDE = 960
+# A window whose frames were mostly flagged (too dark, too small...) is not trusted.
+MIN_WINDOW_GOOD_FRACTION = 0.75
+
+
+@dataclass
+class StageTimes:
+    """Seconds spent per stage on one frame (``decode`` is filled in by the pipeline)."""
+
+    decode: float = 0.0
+    detect: float = 0.0
+    align: float = 0.0
+    encode: float = 0.0
+    head: float = 0.0
+    risk: float = 0.0
+
+    @property
+    def total(self) -> float:
+        return sum(getattr(self, f.name) for f in fields(self))
+
+    def as_dict(self) -> dict[str, float]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@contextlib.contextmanager
+def quiet_native_stderr() -> Iterator[None]:
+    """Hide what C++ libraries print straight to file descriptor 2 (MediaPipe/TFLite banners).
+
+    The CLI promises one ``error:`` line on failure and clean output on success; MediaPipe prints
+    "Created TensorFlow Lite XNNPACK delegate" and absl warnings on its first use, bypassing Python.
+    """
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 2)
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(devnull)
+    finally:
+        os.close(saved)
+
+
+def tile_grid(height: int, width: int, n: int, overlap: float = 0.25) -> list[tuple[int, int, int, int]]:
+    """``n x n`` tiles ``(x, y, w, h)`` covering the frame, neighbours sharing ``overlap`` of a tile.
+
+    The overlap makes every face small enough to be split by one tile's edge whole in another.
+    """
+    tile_h = min(height, int(np.ceil(height / (n - (n - 1) * overlap))))
+    tile_w = min(width, int(np.ceil(width / (n - (n - 1) * overlap))))
+    ys = np.linspace(0, height - tile_h, n).round().astype(int)
+    xs = np.linspace(0, width - tile_w, n).round().astype(int)
+    return [(int(x), int(y), tile_w, tile_h) for y in ys for x in xs]
+
+
+def merge_duplicates(detections: list[Detection], max_overlap: float = 0.5) -> list[Detection]:
+    """Keep the most confident of detections that cover the same face.
+
+    Overlap is intersection over the *smaller* box, not IoU: a face cut by a tile edge yields a
+    small partial box inside the whole face's box, with a low IoU but full containment.
+    """
+    kept: list[Detection] = []
+    for det in sorted(detections, key=lambda d: -d.score):
+        if all(_overlap_of_smaller(det.box, other.box) < max_overlap for other in kept):
+            kept.append(det)
+    return kept
+
+
+def _overlap_of_smaller(a: np.ndarray, b: np.ndarray) -> float:
+    iw = max(0.0, float(min(a[2], b[2]) - max(a[0], b[0])))
+    ih = max(0.0, float(min(a[3], b[3]) - max(a[1], b[1])))
+    smaller = min(float((a[2] - a[0]) * (a[3] - a[1])), float((b[2] - b[0]) * (b[3] - b[1])))
+    return iw * ih / smaller if smaller > 0 else 0.0
+
+
+def make_face_detector(model: str = "full") -> FaceDetector:
+    """A MediaPipe detector, created and run once with its native start-up chatter silenced."""
+    with quiet_native_stderr():
+        detector = FaceDetector(model)
+        detector(np.zeros((64, 64, 3), np.uint8))
+    return detector
+
+
+class DetectorSession:
+    """Scores every face of a stream; feed it frames in time order with :meth:`process`."""
+
+    def __init__(
+        self,
+        backend: Any,
+        detector: FaceDetector | None = None,
+        tracker: FaceTracker | None = None,
+        quality: QualityThresholds = DEFAULT_THRESHOLDS,
+        risk: RiskConfig | None = None,
+        detect_max_side: int = DETECT_MAX_SIDE,
+        detect_tiles: int = 1,
+    ) -> None:
+        self.backend = backend
+        self.meta = backend.meta
+        self.detector = detector or make_face_detector("full")
+        self.tracker = tracker or FaceTracker()
+        self.quality = quality
+        self.risk_config = risk or RiskConfig(
+            thresholds=self.meta.thresholds, temperature=self.meta.temperature
+        )
+        self.detect_max_side = detect_max_side
+        if detect_tiles < 1:
+            raise ValueError(f"detect_tiles must be >= 1, got {detect_tiles}")
+        self.detect_tiles = detect_tiles
+        self.windows = FeatureWindows(self.meta.window, self.meta.feature_dim, self.meta.stride)
+        self.risks: dict[int, TrackRisk] = {}
+        self.frame_index = 0
+        self.last_times = StageTimes()
+
+    @classmethod
+    def load(
+        cls,
+        model_path: str | Path | None = None,
+        backend: str = "auto",
+        device: str = "cpu",
+        detector_model: str = "full",
+        detect_tiles: int = 1,
+    ) -> DetectorSession:
+        """Load a CallShield model (None: the shipped one) and a face detector, warmed up.
+
+        A file that is missing or not a CallShield model raises :class:`UserError` with one line.
+        """
+        from engines import ModelFileError, load_backend
+
+        try:
+            loaded = load_backend(model_path, backend=backend, device=device)
+            loaded.warmup()
+        except ModelFileError as exc:
+            raise UserError(str(exc)) from None
+        return cls(loaded, detector=make_face_detector(detector_model), detect_tiles=detect_tiles)
+
+    @property
+    def provider(self) -> str:
+        """What actually runs the model (e.g. ``CPUExecutionProvider``), not what was asked for."""
+        return str(getattr(self.backend, "provider", "unknown"))
+
+    def reset(self) -> None:
+        """Forget every track: call between unrelated videos."""
+        self.tracker.reset()
+        self.windows.clear()
+        self.risks.clear()
+        self.frame_index = 0
+
+    def close(self) -> None:
+        self.detector.close()
+
+    def __enter__(self) -> DetectorSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def detect(self, frame: np.ndarray) -> list[Detection]:
+        """Faces in full-resolution pixels.
+
+        Large frames are detected on a downscaled copy (keypoints scaled back, crops stay sharp).
+        With ``detect_tiles`` N > 1, the frame is also searched in an N x N grid of overlapping
+        tiles: MediaPipe's full-range model misses faces smaller than ~1/4 of the frame's side, so a
+        5x5 call gallery finds 2 of 25 faces in one pass and 25 of 25 with 2x2 tiles.
+        """
+        height, width = frame.shape[:2]
+        scale = min(1.0, self.detect_max_side / max(height, width))
+        image = frame
+        if scale < 1.0:
+            size = (round(width * scale), round(height * scale))
+            image = cv2.resize(frame, size, interpolation=cv2.INTER_LINEAR)
+        found = list(self.detector(image))
+        if self.detect_tiles > 1:
+            for x, y, w, h in tile_grid(image.shape[0], image.shape[1], self.detect_tiles):
+                offset = np.array([x, y], np.float32)
+                for det in self.detector(np.ascontiguousarray(image[y : y + h, x : x + w])):
+                    found.append(
+                        Detection(
+                            box=det.box + np.tile(offset, 2),
+                            keypoints=det.keypoints + offset,
+                            score=det.score,
+                        )
+                    )
+            found = merge_duplicates(found)
+        if scale < 1.0:
+            found = [
+                Detection(box=d.box / scale, keypoints=d.keypoints / scale, score=d.score) for d in found
+            ]
+        return found
+
+    def process(self, frame: np.ndarray, t: float) -> list[FaceEvent]:
+        """Run one frame through the whole path; one event per face visible in it."""
+        if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+            raise ValueError(f"expected a uint8 RGB frame (H, W, 3), got {frame.dtype} {frame.shape}")
+        times = StageTimes()
+        clock = time.perf_counter()
+
+        pairs = self.tracker.update(self.detect(frame), t)
+        for gone in self.windows.retain({track.track_id for track in self.tracker.tracks}):
+            self.risks.pop(gone, None)
+        now = time.perf_counter()
+        times.detect, clock = now - clock, now
+
+        spec = self.meta.crop
+        crops = []
+        qualities = []
+        for track, det in pairs:
+            crop = align_face(frame, track.keypoints, spec)
+            crops.append(crop)
+            qcrop = quality_crop(frame, track.keypoints, crop, spec)
+            qualities.append(assess_face(qcrop, track.keypoints, det.score, self.quality))
+        now = time.perf_counter()
+        times.align, clock = now - clock, now
+
+        if crops:
+            features = self.backend.encode(self.meta.normalise(np.stack(crops)))
+        else:
+            features = np.zeros((0, self.meta.feature_dim), np.float32)
+        now = time.perf_counter()
+        times.encode, clock = now - clock, now
+
+        due = [
+            i
+            for i, (track, _) in enumerate(pairs)
+            if self.windows.push(track.track_id, features[i], good=qualities[i].ok)
+        ]
+        logits: dict[int, float] = {}
+        if due:
+            batch = np.stack([self.windows.get(pairs[i][0].track_id) for i in due])
+            logits = dict(zip(due, (float(v) for v in self.backend.head(batch)), strict=True))
+        now = time.perf_counter()
+        times.head, clock = now - clock, now
+
+        events = []
+        for i, (track, det) in enumerate(pairs):
+            track_id = track.track_id
+            window_ok = (
+                not self.windows.is_full(track_id)
+                or self.windows.good_fraction(track_id) >= MIN_WINDOW_GOOD_FRACTION
+            )
+            risk = self.risks.get(track_id)
+            if risk is None:
+                risk = self.risks[track_id] = TrackRisk(self.risk_config)
+            reading = risk.update(t, logits.get(i), qualities[i].ok and window_ok)
+            box = det.box
+            events.append(
+                FaceEvent(
+                    t=t,
+                    frame=self.frame_index,
+                    track_id=track_id,
+                    box=(float(box[0]), float(box[1]), float(box[2]), float(box[3])),
+                    p_fake=reading.p_fake,
+                    risk=reading.risk,
+                    state=reading.state.value,
+                    reason=None if reading.reason is None else reading.reason.value,
+                    quality=list(qualities[i].flags),
+                    scored=i in logits,
+                )
+            )
+        times.risk = time.perf_counter() - clock
+        self.last_times = times
+        self.frame_index += 1
+        return events
