@@ -285,35 +285,91 @@ def plot_roc(
 
 
 def window_scores_of(result: Any) -> np.ndarray:
-    """Every window p_fake of a ``realtime.video_score.VideoResult``, all tracks together."""
-    values: list[float] = []
-    timelines = getattr(result, "timelines", None)
-    if timelines is None:
-        timelines = getattr(result, "tracks", None)
-    if isinstance(timelines, dict):
-        timelines = list(timelines.values())
-    for timeline in timelines or []:
-        points = getattr(timeline, "p_fake", None)
-        if points is None:
-            points = getattr(timeline, "points", timeline)
-        for point in points if points is not None else []:
-            value = point if isinstance(point, (int, float, np.floating)) else getattr(point, "p_fake", None)
-            if value is not None and math.isfinite(float(value)):
-                values.append(float(value))
+    """Every window p_fake on the timelines of a ``realtime.video_score.VideoResult`` (all kept
+    tracks; frames before a track's first full window carry no p_fake and are left out)."""
+    values = [
+        float(point["p_fake"])
+        for track in getattr(result, "tracks", [])
+        for point in track.timeline
+        if point.get("p_fake") is not None
+    ]
     return np.asarray(values, np.float64)
 
 
-def runtime_scorer(session: Any, max_frames: int | None = None) -> Scorer:
-    """A :data:`Scorer` that runs ``realtime.video_score.score_video`` on each row's file."""
+def runtime_scorer(session: Any, max_frames: int | None = None, call_codec: Any = None) -> Scorer:
+    """A :data:`Scorer` that runs ``realtime.video_score.score_video`` on each row's file.
+
+    ``call_codec``: a ``training.degrade.CallDegradation`` to pass each video through first
+    (see :func:`degraded_copy`), or None to score the file as it is.
+    """
     from realtime.video_score import score_video
 
     def score(row: ManifestRow) -> VideoScore:
-        if not row.abspath.is_file():
-            raise FileNotFoundError(f"file not found: {row.abspath}")
-        result = score_video(row.abspath, session, max_frames=max_frames)
-        value = getattr(result, "score", None)
+        if call_codec is None:
+            result = score_video(row.abspath, session, max_frames=max_frames)
+        else:
+            with tempfile.TemporaryDirectory(prefix="callshield-eval-") as tmp:
+                clip = degraded_copy(row.abspath, Path(tmp) / "call.mkv", call_codec, max_frames)
+                result = score_video(clip, session, max_frames=max_frames)
+        notes = []
+        if result.score is None and result.note:
+            notes.append(result.note)
+        notes.extend(result.warnings)
         return VideoScore(
-            row=row, score=None if value is None else float(value), window_scores=window_scores_of(result)
+            row=row,
+            score=None if result.score is None else float(result.score),
+            window_scores=window_scores_of(result),
+            note="; ".join(notes),
         )
 
     return score
+
+
+DEGRADE_CHUNK = 150  # frames decoded, degraded and re-encoded at a time (bounded memory on 1080p)
+
+
+def degraded_copy(src: Path, dst: Path, params: Any, max_frames: int | None = None) -> Path:
+    """Write ``src`` as a video call would deliver it (``training.degrade.degrade_clip``) to ``dst``.
+
+    The degraded frames are stored losslessly (FFV1) so the only loss measured is the call's.
+    Chunks of :data:`DEGRADE_CHUNK` frames keep memory bounded on long 1080p clips; each chunk
+    starts the call codec afresh (one extra keyframe per 5 s at 30 fps, as a call's periodic
+    keyframes do). ``dst`` is a temporary file the caller deletes: frames never outlive scoring.
+    """
+    import av
+
+    from realtime.sources import VideoFileSource
+    from training.degrade import degrade_clip
+
+    source = VideoFileSource(src, paced=False)
+    fps = source.fps
+    with source, av.open(str(dst), "w") as out:
+        stream: Any = None
+        chunk: list[np.ndarray] = []
+
+        def flush() -> None:
+            nonlocal stream
+            if not chunk:
+                return
+            frames = degrade_clip(chunk, fps, params)
+            if stream is None:
+                h, w = frames[0].shape[:2]
+                stream = out.add_stream("ffv1", rate=max(1, round(fps)))
+                stream.width, stream.height, stream.pix_fmt = w, h, "bgr0"
+            for frame in frames:
+                out.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+            chunk.clear()
+
+        for n, (image, _t) in enumerate(source):
+            if max_frames is not None and n >= max_frames:
+                break
+            if chunk and image.shape != chunk[0].shape:
+                flush()
+            chunk.append(image)
+            if len(chunk) >= DEGRADE_CHUNK:
+                flush()
+        flush()
+        if stream is None:
+            raise ValueError(f"{src}: no frames to degrade")
+        out.mux(stream.encode())
+    return dst

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -145,3 +146,173 @@ def test_nan_free_when_everything_scored_equal() -> None:
     report = summarise(scored, 0.65)
     assert report["video_auc"] == pytest.approx(0.5)
     assert not any(isinstance(v, float) and math.isnan(v) for v in report.values())
+
+
+# ------------------------------------------------------------------------------------------------
+# the verb end to end: real face video (carphone), MediaPipe, ONNX Runtime, real codecs
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def face_clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Carphone as is, darkened, brightened (x2), pure noise, and a text file named .mp4."""
+    from tests.realtime.media import carphone_path, noise_frames, read_frames, tint, write_video
+
+    frames = read_frames(carphone_path(), limit=48)
+    root = tmp_path_factory.mktemp("clips")
+    (root / "real").mkdir()
+    (root / "fake").mkdir()
+    clips = {
+        "real/carphone.mp4": frames,
+        "real/dark.mp4": tint(frames, gain=0.7),
+        "real/noise.mp4": noise_frames(24),
+        "fake/bright.mp4": tint(frames, gain=1.3, offset=25),
+        "fake/brighter.mp4": tint(frames, gain=1.4, offset=35),
+    }
+    out = {name: write_video(root / name, f, fps=25) for name, f in clips.items()}
+    broken = root / "real" / "broken.mp4"
+    broken.write_text("this is not a video\n")
+    out["real/broken.mp4"] = broken
+    return out
+
+
+@pytest.fixture(scope="module")
+def brightness_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The runtime tests' plumbing model (p_fake rises with face brightness), centred on carphone.
+
+    Not a detector: it makes the runtime's whole path produce scores this test can predict.
+    """
+    from realtime.crop import align_face
+    from realtime.faces import FaceDetector
+    from tests.realtime.fixture_model import build_plumbing_model, plumbing_meta, probe_feature
+    from tests.realtime.media import carphone_path, read_frames
+
+    meta = plumbing_meta()
+    detector = FaceDetector("full")
+    try:
+        crops = [
+            align_face(frame, detector(frame)[0].keypoints, meta.crop)
+            for frame in read_frames(carphone_path(), limit=48)[::8]
+        ]
+    finally:
+        detector.close()
+    offset = float(probe_feature(meta, np.stack(crops)).mean())
+    path = tmp_path_factory.mktemp("model") / "brightness.onnx"
+    return build_plumbing_model(path, meta, gain=10.0, offset=offset)
+
+
+def _write_manifest(clips: dict[str, Path], path: Path) -> Path:
+    from training.manifest import make_row, write_manifest
+
+    rows = []
+    for name, file in clips.items():
+        label = name.split("/")[0]
+        rows.append(
+            make_row(
+                file,
+                label=label,
+                source="cam" if "noise" not in name else "screen",
+                identity=file.stem,
+                method="brightness",
+            )
+        )
+    jpg = path.parent / "still.jpg"
+    jpg.write_bytes(b"\xff\xd8\xff")
+    rows.append(make_row(jpg, label="real", source="cam", identity="still"))
+    rows = [replace(row, split="val" if i < len(rows) - 1 else "train") for i, row in enumerate(rows)]
+    return write_manifest(rows, path)
+
+
+def test_evaluate_verb_end_to_end(
+    tmp_path: Path, face_clips: dict[str, Path], brightness_model: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from realtime.cli import main
+
+    manifest = _write_manifest(face_clips, tmp_path / "m.csv")
+    out_json, out_png = tmp_path / "report.json", tmp_path / "roc.png"
+    code = main(
+        [
+            "evaluate",
+            str(manifest),
+            "--model",
+            str(brightness_model),
+            "--json",
+            str(out_json),
+            "--plot",
+            str(out_png),
+            "--no-progress",
+        ]
+    )
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    report = json.loads(out_json.read_text())
+    # broken.mp4 skipped with one warning line; noise has no face: 0.5, listed; image not scored
+    assert len(report["skipped"]) == 1 and report["skipped"][0]["path"].endswith("real/broken.mp4")
+    assert "not a video" in report["skipped"][0]["reason"]
+    assert sum("warning: skipped" in line for line in captured.err.splitlines()) == 1
+    assert len(report["no_face"]) == 1 and report["no_face"][0].endswith("real/noise.mp4")
+    assert report["n_videos"] == 5 and report["n_real"] == 3 and report["n_fake"] == 2
+    assert report["images_not_scored"] == 1 and any("image" in n for n in report["notes"])
+    # brighter faces score higher on this model: both fakes above every real
+    assert report["video_auc"] == 1.0 and report["video_eer"] == 0.0 and report["video_ap"] == 1.0
+    assert report["by_source"]["cam"]["video_auc"] == 1.0 and report["by_source"]["cam"]["n"] == 4
+    assert report["by_source"]["screen"] == {
+        "video_auc": None,
+        "n": 1,
+        "n_real": 1,
+        "n_fake": 0,
+        "real_fpr_at_threshold": 0.0,
+    }
+    assert report["by_method"]["brightness"]["n"] == 5
+    assert report["frame_auc"] is not None and report["frame_auc"] > 0.95 and report["n_windows"] > 100
+    assert report["model_version"] == "plumbing-fixture" and report["threshold"] == 0.65
+    assert "video AUC 1.000" in captured.out and "cam" in captured.out
+    import cv2
+
+    assert cv2.imread(str(out_png)) is not None
+
+
+def test_evaluate_verb_call_codec_and_split(
+    tmp_path: Path, face_clips: dict[str, Path], brightness_model: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from realtime.cli import main
+
+    clips = {
+        k: v for k, v in face_clips.items() if k in ("real/dark.mp4", "real/carphone.mp4", "fake/bright.mp4")
+    }
+    manifest = _write_manifest(clips, tmp_path / "m.csv")
+    out_json = tmp_path / "r.json"
+    args = [
+        "evaluate",
+        str(manifest),
+        "--model",
+        str(brightness_model),
+        "--json",
+        str(out_json),
+        "--no-progress",
+        "--max-frames",
+        "24",
+        "--split",
+        "val",
+        "--call-codec",
+    ]
+    assert main(args) == 0, capsys.readouterr().err
+    report = json.loads(out_json.read_text())
+    assert report["call_codec"].startswith("h264 500 kbps")
+    assert report["n_videos"] == 3 and report["images_not_scored"] == 0  # the image is in 'train'
+    assert report["video_auc"] == 1.0
+    assert not list(tmp_path.glob("**/*.mkv"))
+
+
+def test_evaluate_verb_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from realtime.cli import main
+
+    assert main(["evaluate", str(tmp_path / "none.csv")]) == 2
+    assert capsys.readouterr().err.strip().startswith("error: manifest not found")
+    m = tmp_path / "m.csv"
+    m.write_text("path,kind,label,source,identity,method,pair_id,split\na.mp4,video,real,s,i,none,,train\n")
+    assert main(["evaluate", str(m), "--split", "val"]) == 2
+    assert "no rows to evaluate (split=val)" in capsys.readouterr().err
+    assert main(["evaluate", str(m), "--model", str(tmp_path / "missing.onnx"), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "missing.onnx" in err[0]
