@@ -22,8 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--json", type=Path, default=None, help="write the report as JSON here")
     parser.add_argument("--max-frames", type=int, default=None, help="score at most N frames per video")
-    parser.add_argument("--split", default=None, help="evaluate only rows of this split (e.g. val)")
-    parser.add_argument("--source", default=None, help="evaluate only rows of this source")
+    parser.add_argument("--split", default=None, help="evaluate only rows of this split (e.g. val; several: val,test)")
+    parser.add_argument("--source", default=None, help="evaluate only rows of this source (several: a,b)")
     parser.add_argument(
         "--plot", type=Path, default=None, help="write an ROC plot (PNG) with per-source curves"
     )
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         if out is not None and out.suffix.lower() != suffix:
             raise UserError(f"{out}: expected a {suffix} file name")
     rows = read_manifest(args.manifest)
-    selected = filter_rows(rows, split=args.split, source=args.source)
+    selected = filter_rows(rows, split=_names(args.split), source=_names(args.source))
     if args.limit is not None:
         selected = selected[: max(0, args.limit)]
     if not selected:
@@ -104,6 +104,11 @@ def run(args: argparse.Namespace) -> int:
     if skipped:
         print(f"{len(skipped)} row(s) skipped as unreadable", file=sys.stderr)
     return 0
+
+
+def _names(value: str | None) -> list[str] | None:
+    """'a,b' -> ['a', 'b'] (None stays None: no filter)."""
+    return None if value is None else [v.strip() for v in value.split(",") if v.strip()]
 
 
 def _codec_label(enabled: bool) -> str | None:
