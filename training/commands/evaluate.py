@@ -22,7 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--json", type=Path, default=None, help="write the report as JSON here")
     parser.add_argument("--max-frames", type=int, default=None, help="score at most N frames per video")
-    parser.add_argument("--split", default=None, help="evaluate only rows of this split (e.g. val; several: val,test)")
+    parser.add_argument(
+        "--split", default=None, help="evaluate only rows of this split (e.g. val; several: val,test)"
+    )
     parser.add_argument("--source", default=None, help="evaluate only rows of this source (several: a,b)")
     parser.add_argument(
         "--plot", type=Path, default=None, help="write an ROC plot (PNG) with per-source curves"
