@@ -323,7 +323,8 @@ def format_table(summary: dict[str, Any]) -> str:
     verdict = "met" if summary["targets_met"] else "NOT met"
     lines.append(
         f"fps {summary['fps']:.1f}, e2e p99 {summary['e2e_p99_ms']:.1f} ms, peak RSS "
-        f"{summary['peak_rss_mb']:.0f} MB; targets {targets}: {verdict}"
+        f"{summary['peak_rss_mb']:.0f} MB (decoded clips {summary.get('frame_buffer_mb', 0):.0f} MB); "
+        f"targets {targets}: {verdict}"
     )
     m = summary["machine"]
     lines.append(

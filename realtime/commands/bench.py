@@ -84,7 +84,10 @@ def run(args: argparse.Namespace) -> int:
             )
         model = str(args.model) if args.model else "shipped"
         command = "callshield " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["bench"] else "callshield bench"
-        summary = result.summary(session, model, {"warmup_frames": warmup, "command": command})
+        # Decoded clips stay in memory during the run (the monitor holds one frame): say how much.
+        buffer_mb = sum({id(c): c.nbytes for c, _, _ in view.tiles}.values()) / 2**20
+        extra = {"warmup_frames": warmup, "command": command, "frame_buffer_mb": round(buffer_mb, 1)}
+        summary = result.summary(session, model, extra)
     print(format_table(summary))
     if args.json is not None:
         write_json_atomic(summary, args.json)

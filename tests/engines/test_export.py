@@ -155,3 +155,23 @@ def test_export_verb(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and "junk.pt" in err[0]
     assert not (tmp_path / "x.onnx").exists()
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs a CUDA GPU (torch.cuda.is_available() is False)"
+)
+def test_torch_backend_on_cuda_matches_onnx_runtime_on_cpu(
+    tmp_path: Path, exported: dict[str, tuple[Detector, Path]]
+) -> None:
+    model, onnx_path = exported["mnv2_gru"]
+    ckpt = save_checkpoint(
+        tmp_path / "gru.pt", model, {"model": {"name": "mnv2_gru", "feature_dim": DIM}}, small_meta()
+    )
+    gpu = load_backend(ckpt, device="cuda")
+    assert gpu.provider.startswith("cuda")
+    cpu = load_backend(onnx_path)
+    crops = np.random.default_rng(5).normal(size=(9, 3, SIZE, SIZE)).astype(np.float32)
+    windows = np.random.default_rng(6).normal(size=(4, WINDOW, DIM)).astype(np.float32)
+    assert np.abs(gpu.encode(crops) - cpu.encode(crops)).max() <= 1e-3  # TF32/cuDNN vs MLAS
+    assert np.abs(gpu.head(windows) - cpu.head(windows)).max() <= 1e-3
