@@ -327,19 +327,40 @@ def codec_round_trip_sized(
 # ------------------------------------------------------------------------------------------- clip
 
 
+def face_boxes(frames: Sequence[np.ndarray], every: int = 3) -> list[np.ndarray | None]:
+    """``face_boxes(frames, every=3) -> [box | None]``: the largest face's ``(x0, y0, x1, y1)`` per
+    frame (MediaPipe, every ``every``-th frame, the rest borrow the nearest detected one)."""
+    from realtime.faces import FaceDetector
+
+    found: dict[int, np.ndarray] = {}
+    with FaceDetector("full") as detector:
+        for i in range(0, len(frames), max(1, every)):
+            detections = detector(np.asarray(frames[i]))
+            if detections:
+                found[i] = max(detections, key=lambda d: d.width).box.astype(np.float64)
+    if not found:
+        return [None] * len(frames)
+    keys = np.array(sorted(found))
+    return [found[int(keys[np.abs(keys - i).argmin()])] for i in range(len(frames))]
+
+
 def degrade_clip(
     frames: Sequence[np.ndarray],
     fps: float,
     params: CallDegradation,
     boxes: Sequence[np.ndarray | None] | None = None,
+    detect_faces: bool = True,
 ) -> list[np.ndarray]:
-    """``degrade_clip(frames, fps, params, boxes=None) -> frames``: the clip as a call shows it.
+    """``degrade_clip(frames, fps, params, boxes=None, detect_faces=True) -> frames``: the clip as a
+    call shows it.
 
     ``frames``: uint8 RGB ``(H, W, 3)``, all one size; ``boxes``: optional per-frame face box
-    ``(x0, y0, x1, y1)`` (or None) in frame pixels, needed only for ``offframe``/``occlusion``
-    (skipped without boxes). Returns as many frames of the same shape, frame i showing time i
-    (a dropped frame repeats its predecessor). Off-frame framing moves the face, so re-detect on
-    the output. Deterministic given ``params`` (its ``seed`` drives per-frame randomness).
+    ``(x0, y0, x1, y1)`` (or None) in frame pixels, needed only for ``offframe``/``occlusion``.
+    Without boxes, those two find the face themselves (:func:`face_boxes`) when ``detect_faces``,
+    else are skipped; clips without those effects never run a detector. Returns as many frames of
+    the same shape, frame i showing time i (a dropped frame repeats its predecessor). Off-frame
+    framing moves the face, so re-detect on the output. Deterministic given ``params`` (its
+    ``seed`` drives per-frame randomness).
     """
     if not frames:
         return []
@@ -357,6 +378,8 @@ def degrade_clip(
     shown = freeze_map(n, params.drop_rate, params.drop_burst, rng)
     delivered = np.unique(shown)
 
+    if boxes is None and detect_faces and (params.offframe > 0 or params.occlusion > 0):
+        boxes = face_boxes(frames)
     window = None
     face = _median_box(boxes)
     if params.offframe > 0 and face is not None:

@@ -18,6 +18,7 @@ from training.degrade import (
     codec_round_trip_sized,
     degrade_clip,
     encode_size,
+    face_boxes,
     freeze_map,
     psnr,
     sample_call_degradation,
@@ -157,7 +158,7 @@ def test_occlusion_and_offframe_need_boxes_and_change_the_face() -> None:
     frames = synthetic_clip(12)
     box = np.array([120.0, 40.0, 200.0, 140.0])
     scene = CallDegradation(occlusion=0.4, offframe=0.3, offframe_side="left", seed=2)  # no codec
-    without_boxes = degrade_clip(frames, FPS, scene)
+    without_boxes = degrade_clip(frames, FPS, scene, detect_faces=False)
     assert all(np.array_equal(a, b) for a, b in zip(frames, without_boxes, strict=True))
     hand_only = degrade_clip(frames, FPS, dataclasses.replace(scene, offframe=0.0), [box] * 12)
     x0, y0, x1, y1 = box.astype(int)
@@ -181,3 +182,15 @@ def test_bad_input_is_refused() -> None:
     with pytest.raises(ValueError, match="codec"):
         degrade_clip(frames, FPS, dataclasses.replace(CODEC_CHAIN_DEFAULT, codec="mpeg2"))
     assert degrade_clip([], FPS, CODEC_CHAIN_DEFAULT) == []
+
+
+def test_scene_effects_find_the_face_themselves_on_real_frames() -> None:
+    frames = carphone_frames(12)
+    boxes = face_boxes(frames)
+    assert all(b is not None for b in boxes)
+    scene = CallDegradation(occlusion=0.4, seed=1)  # no codec, no boxes given
+    out = degrade_clip(frames, FPS, scene)
+    x0, y0, x1, y1 = np.asarray(boxes[0]).astype(int)
+    changed = np.abs(out[0].astype(int) - frames[0]).max(axis=2) > 8
+    assert changed[max(y0, 0) : y1, max(x0, 0) : x1].mean() > 0.15
+    assert not changed[:20, :20].any()

@@ -88,6 +88,19 @@ def test_landmarks_lie_on_the_aligned_face(face_clip) -> None:
         assert cv2.pointPolygonTest(hull, (float(x), float(y)), True) > 5
 
 
+def test_landmarks_from_an_existing_crop_agree_with_the_frame_path(face_clip) -> None:
+    from training.landmarks import CropLandmarker
+
+    crops, marks = face_clip
+    with CropLandmarker(CropSpec()) as landmarker:
+        from_crop = landmarker.from_crop(crops[0])
+        with pytest.raises(ValueError, match="128-px crop"):
+            landmarker.from_crop(np.zeros((64, 64, 3), np.uint8))
+    assert from_crop is not None and marks[0] is not None
+    error = np.linalg.norm(from_crop.points - marks[0].points, axis=1).mean()
+    assert error < 3.0, f"crop-path landmarks are {error:.1f} px off the frame path"
+
+
 def test_shapes_dtypes_and_mask_range(face_clip) -> None:
     crops, marks = face_clip
     rng = np.random.default_rng(1)
