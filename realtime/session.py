@@ -4,8 +4,12 @@
 the MediaPipe face detector, the tracker, per-track feature windows and risk states) and runs the
 path of a frame (DESIGN.md)::
 
-    detect -> track -> align (the model's CropSpec) + quality -> ONE encoder call for all faces
-    -> per-track windows -> ONE head call for every track whose window is due -> risk -> events
+    detect -> track -> quality, and align (the model's CropSpec) each face due this frame
+    -> ONE encoder call for all those crops -> per-track windows -> ONE head call for every
+    track whose window got a new feature -> risk -> events
+
+A face is encoded every ``meta.stride``-th frame it is seen (the frame step between a window's
+features in training), so a window spans ``window * stride`` frames, as the head was trained on.
 
 Batching every face of a frame into one encoder call, and every due window into one head call,
 keeps a 20-face gallery view at two runtime calls per frame instead of forty.
@@ -153,8 +157,9 @@ class DetectorSession:
         if detect_tiles < 1:
             raise ValueError(f"detect_tiles must be >= 1, got {detect_tiles}")
         self.detect_tiles = detect_tiles
-        self.windows = FeatureWindows(self.meta.window, self.meta.feature_dim, self.meta.stride)
+        self.windows = FeatureWindows(self.meta.window, self.meta.feature_dim)
         self.risks: dict[int, TrackRisk] = {}
+        self._seen: dict[int, int] = {}  # frames each live track has been visible in
         self.frame_index = 0
         self.last_times = StageTimes()
 
@@ -190,6 +195,7 @@ class DetectorSession:
         self.tracker.reset()
         self.windows.clear()
         self.risks.clear()
+        self._seen.clear()
         self.frame_index = 0
 
     def close(self) -> None:
@@ -242,17 +248,30 @@ class DetectorSession:
         clock = time.perf_counter()
 
         pairs = self.tracker.update(self.detect(frame), t)
-        for gone in self.windows.retain({track.track_id for track in self.tracker.tracks}):
+        alive = {track.track_id for track in self.tracker.tracks}
+        self.windows.retain(alive)
+        for gone in [tid for tid in self._seen if tid not in alive]:
             self.risks.pop(gone, None)
+            del self._seen[gone]
         now = time.perf_counter()
         times.detect, clock = now - clock, now
 
+        # A track's window holds every `stride`-th frame of it, as in training (ModelMeta.stride:
+        # the frame step between a window's features). Tracks are staggered by id, so a gallery's
+        # encoder load spreads evenly over frames instead of all faces on the same one.
         spec = self.meta.crop
+        stride = max(1, int(self.meta.stride))
         crops = []
+        encode_rows: list[int] = []
         qualities = []
-        for track, det in pairs:
-            crop = align_face(frame, track.keypoints, spec)
-            crops.append(crop)
+        for i, (track, det) in enumerate(pairs):
+            seen = self._seen.get(track.track_id, 0)
+            self._seen[track.track_id] = seen + 1
+            crop = None
+            if (seen + track.track_id) % stride == 0:
+                crop = align_face(frame, track.keypoints, spec)
+                crops.append(crop)
+                encode_rows.append(i)
             qcrop = quality_crop(frame, track.keypoints, crop, spec)
             qualities.append(assess_face(qcrop, track.keypoints, det.score, self.quality))
         now = time.perf_counter()
@@ -267,8 +286,8 @@ class DetectorSession:
 
         due = [
             i
-            for i, (track, _) in enumerate(pairs)
-            if self.windows.push(track.track_id, features[i], good=qualities[i].ok)
+            for row, i in enumerate(encode_rows)
+            if self.windows.push(pairs[i][0].track_id, features[row], good=qualities[i].ok)
         ]
         logits: dict[int, float] = {}
         if due:

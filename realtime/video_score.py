@@ -5,7 +5,7 @@ evaluated exactly the way it runs live: the same :class:`~realtime.session.Detec
 frame, with the same tracking, crops, quality gating and windows. Keep its signature stable:
 ``score_video(path, session, max_frames=None, progress=False) -> VideoResult``.
 
-* Tracks seen for fewer frames than one window are dropped from the result (never judged).
+* Tracks that never filled a window are dropped from the result (never judged).
 * A **track's score** is the mean p_fake over its *good* windows: scored windows whose face passed
   the quality checks (``reason != "low_quality"``). A track with fewer than
   :func:`min_good_windows` good windows (a face glimpsed for a moment, a false detection) is
@@ -36,7 +36,8 @@ class TrackResult:
     """One face followed through the video.
 
     ``timeline``: one ``{"t", "p_fake", "risk", "state"}`` dict per frame the face was seen;
-    ``window_scores``: p_fake of each good window (what ``score`` averages).
+    ``window_scores``: p_fake of each good window (what ``score`` averages); ``n_windows``: all
+    windows scored, good or not.
     """
 
     id: int
@@ -44,6 +45,7 @@ class TrackResult:
     timeline: list[dict[str, Any]] = field(default_factory=list)
     window_scores: list[float] = field(default_factory=list)
     n_frames: int = 0
+    n_windows: int = 0
     first_t: float = 0.0
     last_t: float = 0.0
 
@@ -139,6 +141,8 @@ def score_video(
                     )
                     track.n_frames += 1
                     track.last_t = t
+                    if event.scored:
+                        track.n_windows += 1
                     if event.scored and event.reason != "low_quality" and event.p_fake is not None:
                         track.window_scores.append(float(event.p_fake))
                 n_frames += 1
@@ -150,8 +154,8 @@ def score_video(
         warnings = list(source.warnings)
 
     needed = min_good_windows(meta)
-    # A track shorter than one window was never judged (a glimpse or a false detection): drop it.
-    glimpses = [tid for tid, tr in tracks.items() if tr.n_frames < meta.window]
+    # A track that never filled a window was never judged (a glimpse or a false detection): drop it.
+    glimpses = [tid for tid, tr in tracks.items() if tr.n_windows == 0]
     for tid in glimpses:
         del tracks[tid]
     for track in tracks.values():
@@ -189,7 +193,15 @@ def _r4(value: float | None) -> float | None:
 def _progress_bar(total: int | None, name: str) -> Any:
     from tqdm import tqdm
 
-    # delay: only videos that take more than 2 s get a bar; short clips keep stderr clean
+    # delay: only videos that take more than 2 s get a bar; disable=None: only on a terminal, so
+    # logs and pipes never fill with carriage-return redraws.
     return tqdm(
-        total=total, desc=name, unit="frame", file=sys.stderr, leave=False, dynamic_ncols=True, delay=2.0
+        total=total,
+        desc=name,
+        unit="frame",
+        file=sys.stderr,
+        leave=False,
+        dynamic_ncols=True,
+        delay=2.0,
+        disable=None,
     )

@@ -5,7 +5,8 @@ Keeping the last T features of each track means a new frame costs one encoder pa
 the head reads a window that is already there: no re-encoding of T crops per frame, as clip models
 (I3D and friends) must do.
 
-The head runs on a track every ``stride`` new features once its window is full. Each slot also
+The head may run on a track every ``head_every`` new features once its window is full (the
+session pushes every ``ModelMeta.stride``-th frame of a track and scores every push). Each slot also
 remembers whether its frame passed the quality checks, so a window mostly made of poor frames can
 be recognised (``good_fraction``) and its score not trusted.
 """
@@ -28,14 +29,14 @@ class _Ring:
 class FeatureWindows:
     """Ring buffers of ``(window, feature_dim)`` features keyed by track id."""
 
-    def __init__(self, window: int, feature_dim: int, stride: int = 1) -> None:
-        if window < 1 or feature_dim < 1 or stride < 1:
+    def __init__(self, window: int, feature_dim: int, head_every: int = 1) -> None:
+        if window < 1 or feature_dim < 1 or head_every < 1:
             raise ValueError(
-                f"window, feature_dim and stride must be >= 1, got {window}, {feature_dim}, {stride}"
+                f"window, feature_dim and head_every must be >= 1, got {window}, {feature_dim}, {head_every}"
             )
         self.window = window
         self.feature_dim = feature_dim
-        self.stride = stride
+        self.head_every = head_every
         self._rings: dict[int, _Ring] = {}
 
     def __contains__(self, track_id: int) -> bool:
@@ -66,7 +67,7 @@ class FeatureWindows:
         ring.good[slot] = good
         ring.count += 1
         ring.since_scored += 1
-        if ring.count >= self.window and ring.since_scored >= self.stride:
+        if ring.count >= self.window and ring.since_scored >= self.head_every:
             ring.since_scored = 0
             return True
         return False

@@ -191,3 +191,25 @@ def test_a_face_that_leaves_frees_its_window_and_risk(plumbing_session, detector
     leaver = 2 if ids_per_frame[-1] == {1} else 1
     assert ids_per_frame[-1] == {1, 2} - {leaver}
     assert session.windows.track_ids() == [3 - leaver] and list(session.risks) == [3 - leaver]
+
+
+def test_stride_encodes_every_other_frame_per_face_staggered_across_faces(
+    tmp_path: Path, carphone_probe_offset: float, detector, carphone_frames
+) -> None:
+    from tests.realtime.fixture_model import plumbing_meta
+
+    meta = plumbing_meta(window=4, stride=2)
+    model = build_plumbing_model(tmp_path / "stride2.onnx", meta, offset=carphone_probe_offset)
+    loaded = DetectorSession.load(model)
+    session, spy = _counting_session(loaded, detector)
+    first_scored: dict[int, int] = {}
+    for i, frame in enumerate(carphone_frames[:20]):
+        pair = np.concatenate([frame, frame[:, ::-1]], axis=1)
+        for event in session.process(pair, i / 30):
+            if event.scored:
+                first_scored.setdefault(event.track_id, i)
+    # two faces, stride 2: one face is encoded per frame, alternating (balanced load)
+    assert spy.encode_batches == [1] * 20
+    # a window of 4 features taken every 2nd frame needs 7-8 frames of a face
+    assert sorted(first_scored.values()) == [6, 7]
+    assert sum(spy.head_batches) == (20 - 6) // 2 + (20 - 7 + 1) // 2

@@ -20,8 +20,8 @@ def test_window_is_the_last_t_features_oldest_first() -> None:
     assert windows.get(7).dtype == np.float32 and windows.get(7).shape == (3, 4)
 
 
-def test_stride_runs_the_head_every_k_features_once_full() -> None:
-    windows = FeatureWindows(window=4, feature_dim=4, stride=3)
+def test_head_every_k_features_once_full() -> None:
+    windows = FeatureWindows(window=4, feature_dim=4, head_every=3)
     due = [windows.push(1, _feature(i)) for i in range(12)]
     assert [i for i, d in enumerate(due) if d] == [3, 6, 9]
 
