@@ -161,26 +161,26 @@ def sample_frame_batch(
     same stream), so the encoder must learn the swap rather than the scene."""
     crops: list[np.ndarray] = []
     labels: list[int] = []
+    shares = {"sbi": sbi_fraction, "other": 0.1, "live": max(0.0, 0.9 - sbi_fraction)}
+    available = {"sbi": groups.sbi_sources, "other": groups.other_fakes, "live": groups.live_fakes}
+    kinds = [k for k in shares if available[k] and shares[k] > 0]
+    weights = np.array([shares[k] for k in kinds])
     n_fake = batch // 2
-    for _ in range(n_fake):
-        u = rng.random()
-        if u < sbi_fraction and groups.sbi_sources:
+    while kinds and sum(labels) < n_fake:
+        kind = kinds[int(rng.choice(len(kinds), p=weights / weights.sum()))]
+        if kind == "sbi":
             crops.append(sample_sbi_crop(rng, groups))
-        elif u < sbi_fraction + 0.1 and groups.other_fakes:
-            clip = pick(rng, groups.other_fakes)
-            crops.append(clip.data.crops[int(rng.integers(len(clip.data)))])
-        else:
-            clip = pick(rng, groups.live_fakes)
-            i = int(rng.integers(len(clip.data)))
-            crops.append(clip.data.crops[i])
-            twin = pairs.get(clip.row.pair_id)
-            if twin is not None and rng.random() < 0.5 and len(crops) < batch:
-                j = int(np.searchsorted(twin.data.frame_index, clip.data.frame_index[i]))
-                crops.append(twin.data.crops[min(j, len(twin.data) - 1)])
-                labels.append(1)
-                labels.append(0)
-                continue
+            labels.append(1)
+            continue
+        clip = pick(rng, available[kind])
+        i = int(rng.integers(len(clip.data)))
+        crops.append(clip.data.crops[i])
         labels.append(1)
+        twin = pairs.get(clip.row.pair_id) if kind == "live" else None
+        if twin is not None and rng.random() < 0.5 and len(crops) < batch:
+            j = int(np.searchsorted(twin.data.frame_index, clip.data.frame_index[i]))
+            crops.append(twin.data.crops[min(j, len(twin.data) - 1)])
+            labels.append(0)
     while len(crops) < batch:
         source = groups.still_reals if (rng.random() < 0.25 and groups.still_reals) else groups.video_reals
         clip = pick(rng, source)

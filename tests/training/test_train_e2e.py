@@ -1,0 +1,106 @@
+"""`callshield train` end to end on a tiny manifest made from real face video.
+
+The fixture: carphone (real) and the project's own self-blended manipulation of it (fake), plus a
+still. Two encoder steps and a few head steps: this checks the whole recipe runs (crop cache, call
+degradation, DANN, self-blending, head, calibration, checkpoint, resume, ONNX export), not accuracy.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+from engines import load_backend  # noqa: E402
+from realtime.cli import main  # noqa: E402
+from realtime.crop import CropSpec  # noqa: E402
+from tests.realtime.media import carphone_path, read_frames, write_video  # noqa: E402
+from training.cache import CacheSpec, build_cache  # noqa: E402
+from training.manifest import read_manifest  # noqa: E402
+from training.manipulate import make_self_blended_video  # noqa: E402
+
+N_FRAMES = 24
+CONFIG = Path(__file__).resolve().parents[2] / "training" / "configs" / "callshield_v1.yaml"
+
+
+@pytest.fixture(scope="module")
+def tiny_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("tinydata")
+    frames = read_frames(carphone_path(), limit=N_FRAMES)
+    write_video(root / "real.mp4", frames)
+    make_self_blended_video(root / "real.mp4", root / "fake.mp4", seed=1, progress=False)
+    cv2.imwrite(str(root / "still.jpg"), cv2.cvtColor(frames[0], cv2.COLOR_RGB2BGR))
+    rows = [
+        ("real.mp4", "video", "real", "tiny", "carphone", "none", "p1", "train"),
+        ("fake.mp4", "video", "fake", "tiny", "carphone", "selfblend", "p1", "train"),
+        ("still.jpg", "image", "real", "tiny", "carphone_photo", "none", "", "train"),
+    ]
+    manifest = root / "manifest.csv"
+    with manifest.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["path", "kind", "label", "source", "identity", "method", "pair_id", "split"])
+        writer.writerows(rows)
+    return manifest
+
+
+def test_crop_cache_is_resumable_and_atomic(tiny_manifest: Path, tmp_path: Path) -> None:
+    rows = read_manifest(tiny_manifest)
+    spec = CacheSpec(crop=CropSpec(), max_frames=N_FRAMES)
+    first = build_cache(rows, spec, tmp_path, progress=False)
+    assert set(first) == {r.path for r in rows}
+    mtimes = {p: p.stat().st_mtime_ns for p in first.values()}
+    second = build_cache(rows, spec, tmp_path, progress=False)
+    assert second == first
+    assert {p: p.stat().st_mtime_ns for p in second.values()} == mtimes  # nothing decoded again
+    assert not list(tmp_path.glob("*.tmp*"))
+    with np.load(first["real.mp4"]) as data:
+        assert data["crops"].shape[1:] == (128, 128, 3)
+        assert data["mesh"].shape[1:] == (468, 2)  # real clips carry landmarks for self-blending
+        assert len(data["crops"]) == N_FRAMES // 2  # every 2nd frame
+
+
+def test_train_resume_and_export(tiny_manifest: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    overrides = [
+        f"data.manifest={tiny_manifest}",
+        f"data.cache_dir={tmp_path / 'cache'}",
+        f"out_dir={out}",
+        f"data.max_frames={N_FRAMES}",
+        f"data.call_max_frames={N_FRAMES}",
+        "data.calib_fraction=0",
+        "data.exclude_multi_face_fakes=",
+        "model.imagenet=",
+        "model.window=4",
+        "encoder.steps=2",
+        "encoder.batch=4",
+        "encoder.target_batch=2",
+        "encoder.warmup=1",
+        "head.steps=3",
+        "head.batch=8",
+        "head.sbi_clips_per_real=1",
+        "checkpoint_every=1",
+    ]
+    assert main(["train", str(CONFIG), *overrides]) == 0
+    onnx_path = out / "model.onnx"
+    assert (out / "model.pt").is_file() and onnx_path.is_file()
+    assert (out / "tb").is_dir()  # TensorBoard logs
+    backend = load_backend(onnx_path)
+    assert backend.meta.window == 4 and backend.meta.stride == 2
+    feats = backend.encode(np.zeros((2, 3, 128, 128), np.float32))
+    assert feats.shape == (2, backend.meta.feature_dim)
+    assert backend.head(np.repeat(feats[:1, None], 4, axis=1)).shape == (1,)
+    before = onnx_path.stat().st_mtime_ns
+    # resuming a finished run trains nothing more and exports again
+    assert main(["train", str(CONFIG), *overrides, "--resume"]) == 0
+    assert onnx_path.stat().st_mtime_ns >= before
+
+
+def test_train_reports_missing_manifest(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["train", str(CONFIG), f"data.manifest={tmp_path / 'nope.csv'}"])
+    assert code != 0
+    assert "manifest not found" in capsys.readouterr().err
