@@ -15,8 +15,9 @@ flag               threshold    measured
 =================  ===========  ==================================================================
 too_small          < 14 px      inter-ocular distance in the frame. carphone 19-25 px; carphone
                                 downscaled x0.5: 11 px. Below ~14 px the crop is a 2.5x upscale.
-too_blurred        < 50         sharpness (below). carphone 114-190; Gaussian blur sigma 1: 13-38,
-                                sigma 2: <= 12.
+too_blurred        < 30         sharpness (below). carphone 84-163; re-encoded as a call would be
+                                (VP8 at 60 kbit/s): 50-163; 4x5 gallery tiles: 46-96; Gaussian
+                                blur sigma 1: 13-38, sigma 1.5: 6-21, sigma 2: <= 12.
 too_dark           < 45         mean luma of the inner face. carphone 117; x0.5 exposure: 58;
                                 x0.3: 35.
 too_bright         > 210        same measure. carphone +60: 177; +100: 216; +140: 244.
@@ -50,7 +51,7 @@ class QualityThresholds:
     """Limits below/above which a face is flagged; defaults measured as in the module docstring."""
 
     min_eye_distance_px: float = 14.0
-    min_sharpness: float = 50.0
+    min_sharpness: float = 30.0
     min_brightness: float = 45.0
     max_brightness: float = 210.0
     min_confidence: float = 0.6

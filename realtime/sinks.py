@@ -79,6 +79,11 @@ class JsonlSink:
             self._stream.write("".join(event.to_json() + "\n" for event in result.events))
             self._stream.flush()
         except BrokenPipeError:
+            if self._stream is sys.stdout:
+                # Point stdout at /dev/null so the interpreter's final flush does not fail again.
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+                os.close(devnull)
             raise SinkClosed("the events reader closed its end of the pipe") from None
         self.lines += len(result.events)
 

@@ -261,6 +261,11 @@ def _open_cv_capture(index: int) -> Capture:
         cv2.setLogLevel(level)
 
 
+# Seconds without a new frame before a camera counts as lost: long enough for a USB camera's
+# start-up and auto-exposure, short enough that a user is told quickly.
+CAMERA_TIMEOUT_S = 5.0
+
+
 class CameraSource(FrameSource):
     """A webcam by index, read on a thread that keeps only the latest frame.
 
@@ -270,7 +275,8 @@ class CameraSource(FrameSource):
     another app, a driver stuck inside ``read``) raises :class:`SourceLost` after ``timeout_s``;
     the consumer never waits on the device itself, so it cannot hang.
 
-    ``capture_factory`` builds the capture from the index (``cv2.VideoCapture`` by default).
+    ``capture_factory`` builds the capture from the index (default: ``cv2.VideoCapture`` with
+    OpenCV's probe logging silenced).
     """
 
     live = True
@@ -278,14 +284,14 @@ class CameraSource(FrameSource):
     def __init__(
         self,
         index: int,
-        timeout_s: float = 5.0,
-        capture_factory: Callable[[int], Capture] = _open_cv_capture,
+        timeout_s: float | None = None,
+        capture_factory: Callable[[int], Capture] | None = None,
     ) -> None:
         super().__init__()
         self.index = index
         self.name = f"camera {index}"
-        self.timeout_s = timeout_s
-        self._capture = capture_factory(index)
+        self.timeout_s = CAMERA_TIMEOUT_S if timeout_s is None else timeout_s
+        self._capture = (capture_factory or _open_cv_capture)(index)
         if not self._capture.isOpened():
             with contextlib.suppress(Exception):
                 self._capture.release()

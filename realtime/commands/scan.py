@@ -35,6 +35,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-frames", type=int, default=None, metavar="N", help="score at most N frames per video"
     )
     parser.add_argument(
+        "--tiles",
+        type=int,
+        default=1,
+        metavar="N",
+        help="also search an N x N grid of tiles for small faces (gallery views; N*N extra detector passes)",
+    )
+    parser.add_argument(
         "--device",
         default="cpu",
         choices=["cpu", "cuda", "tensorrt"],
@@ -69,10 +76,12 @@ def run(args: argparse.Namespace) -> int:
 
     if args.max_frames is not None and args.max_frames < 1:
         raise UserError("--max-frames must be at least 1")
+    if args.tiles < 1:
+        raise UserError("--tiles must be at least 1")
     videos = find_videos(args.path)
     if args.out is not None and args.out.exists() and not args.out.is_dir():
         raise UserError(f"--out {args.out} exists and is not a folder")
-    session = DetectorSession.load(model_path=args.model, device=args.device)
+    session = DetectorSession.load(model_path=args.model, device=args.device, detect_tiles=args.tiles)
     names = output_names(videos)
     failed = 0
     for video in videos:
