@@ -352,7 +352,7 @@ class CameraSource(FrameSource):
         with self._cond:
             self._cond.notify_all()
         # A driver stuck inside read() keeps the daemon thread; we do not wait on it forever.
-        self._thread.join(timeout=1.0)
+        self._thread.join(timeout=0.5)
 
 
 # -------------------------------------------------------------------------------------- screen

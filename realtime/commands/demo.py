@@ -35,6 +35,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="a CallShield .onnx model (default: the shipped one)",
     )
+    parser.add_argument(
+        "--max-frames",
+        type=int,
+        default=None,
+        metavar="N",
+        help="use only the first N frames of the sample clip (quicker)",
+    )
 
 
 def sample_clip() -> Path:
@@ -55,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
     from realtime.session import DetectorSession
     from realtime.video_score import score_video
 
+    if args.max_frames is not None and args.max_frames < 1:
+        raise UserError("--max-frames must be at least 1")
     if args.out.exists() and not args.out.is_dir():
         raise UserError(f"--out {args.out} exists and is not a folder")
     clip = sample_clip()
@@ -69,10 +78,12 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="callshield-demo-") as tmp:
         fake_clip = Path(tmp) / "carphone_self_blended.mp4"
         print("making a manipulated copy of the sample clip (self-blended face swap)...", file=sys.stderr)
-        make_self_blended_video(clip, fake_clip, seed=DEMO_SEED, progress=sys.stderr.isatty())
+        make_self_blended_video(
+            clip, fake_clip, seed=DEMO_SEED, max_frames=args.max_frames, progress=sys.stderr.isatty()
+        )
         results = [
-            ("real clip", score_video(clip, session, progress=True)),
-            ("manipulated clip", score_video(fake_clip, session, progress=True)),
+            ("real clip", score_video(clip, session, max_frames=args.max_frames, progress=True)),
+            ("manipulated clip", score_video(fake_clip, session, max_frames=args.max_frames, progress=True)),
         ]
         for label, result in results:
             plot = plot_risk(result, args.out / f"{Path(result.path).stem}.png", session.meta.thresholds)

@@ -68,8 +68,8 @@ def clips(tmp_path_factory: pytest.TempPathFactory, carphone_frames: list[np.nda
 
     folder = tmp_path_factory.mktemp("clips")
     return {
-        "bright": write_video(folder / "bright.mp4", tint(carphone_frames, offset=45)),
-        "dark": write_video(folder / "dark.mp4", tint(carphone_frames, gain=0.7)),
-        "too_dark": write_video(folder / "too_dark.mp4", tint(carphone_frames[:60], gain=0.25)),
+        "bright": write_video(folder / "bright.mp4", tint(carphone_frames[:60], offset=45)),
+        "dark": write_video(folder / "dark.mp4", tint(carphone_frames[:60], gain=0.7)),
+        "too_dark": write_video(folder / "too_dark.mp4", tint(carphone_frames[:40], gain=0.25)),
         "noise": write_video(folder / "noise.mp4", noise_frames(30)),
     }

@@ -50,8 +50,8 @@ def _needs_manipulate() -> None:
         pytest.skip("training.manipulate (the demo's clip maker) is not in this checkout")
 
 
-def _run_demo(model: Path | None, out: Path) -> subprocess.CompletedProcess[str]:
-    argv = ["demo", "--out", str(out)] + ([] if model is None else ["--model", str(model)])
+def _run_demo(model: Path | None, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    argv = ["demo", "--out", str(out), *extra] + ([] if model is None else ["--model", str(model)])
     script = textwrap.dedent(
         f"""
         import sys
@@ -69,12 +69,13 @@ def _run_demo(model: Path | None, out: Path) -> subprocess.CompletedProcess[str]
 def test_demo_plumbing_is_torch_free_and_writes_both_plots(tmp_path: Path, plumbing_model: Path) -> None:
     """Plumbing only: with the brightness-probe fixture the verdicts mean nothing."""
     _needs_manipulate()
-    done = _run_demo(plumbing_model, tmp_path / "demo")
+    done = _run_demo(plumbing_model, tmp_path / "demo", "--max-frames", "30")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert len(lines) == 2
     assert lines[0].startswith("real clip:") and "carphone_pristine.mp4: " in lines[0]
     assert lines[1].startswith("manipulated clip:") and "carphone_self_blended.mp4: " in lines[1]
+    assert all(", 30 frames" in line for line in lines)
     assert sorted(p.name for p in (tmp_path / "demo").iterdir()) == [
         "carphone_pristine.png",
         "carphone_self_blended.png",

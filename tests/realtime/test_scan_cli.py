@@ -21,11 +21,11 @@ def test_scan_one_file_writes_json_and_plot(plumbing_model: Path, clips, tmp_pat
     code = _scan(str(clips["bright"]), "--out", str(out), "--model", str(plumbing_model))
     captured = capfd.readouterr()
     assert code == 0, captured.err
-    assert re.fullmatch(r"bright\.mp4: fake \(score \d\.\d\d, 1 face scored, 120 frames\)\n", captured.out)
+    assert re.fullmatch(r"bright\.mp4: fake \(score \d\.\d\d, 1 face scored, 60 frames\)\n", captured.out)
     assert captured.err == ""
     assert sorted(p.name for p in out.iterdir()) == ["bright.json", "bright.png"]
     data = json.loads((out / "bright.json").read_text())
-    assert data["verdict"] == "fake" and data["n_frames"] == 120 and len(data["tracks"]) == 1
+    assert data["verdict"] == "fake" and data["n_frames"] == 60 and len(data["tracks"]) == 1
     assert (out / "bright.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

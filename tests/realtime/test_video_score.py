@@ -22,12 +22,12 @@ def test_brighter_clip_is_fake_and_darker_clip_is_real(plumbing_session, clips) 
     assert bright.verdict == "fake" and bright.score > 0.65
     assert dark.verdict == "real" and dark.score < 0.35
     for result in (bright, dark):
-        assert result.n_frames == 120 and result.complete and result.warnings == []
+        assert result.n_frames == 60 and result.complete and result.warnings == []
         assert [tr.id for tr in result.tracks] == [1]
         track = result.tracks[0]
-        assert track.n_frames == 120 and len(track.timeline) == 120
+        assert track.n_frames == 60 and len(track.timeline) == 60
         window = plumbing_session.meta.window
-        assert len(track.window_scores) == 120 - window + 1
+        assert len(track.window_scores) == 60 - window + 1
         assert track.score == pytest.approx(np.mean(track.window_scores))
         assert result.score == track.score
         assert set(track.timeline[0]) == {"t", "p_fake", "risk", "state"}
