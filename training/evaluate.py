@@ -285,13 +285,11 @@ def plot_roc(
 
 
 def window_scores_of(result: Any) -> np.ndarray:
-    """Every window p_fake on the timelines of a ``realtime.video_score.VideoResult`` (all kept
-    tracks; frames before a track's first full window carry no p_fake and are left out)."""
+    """The p_fake of every good window of every scored track of a ``VideoResult``: the frame-level
+    scores behind the video score (``TrackResult.window_scores``; the timelines repeat a window's
+    value on the frames between head runs and include low-quality windows, so they are not used)."""
     values = [
-        float(point["p_fake"])
-        for track in getattr(result, "tracks", [])
-        for point in track.timeline
-        if point.get("p_fake") is not None
+        float(v) for track in getattr(result, "tracks", []) for v in getattr(track, "window_scores", [])
     ]
     return np.asarray(values, np.float64)
 
