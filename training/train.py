@@ -590,7 +590,9 @@ def run_training(cfg: TrainConfig, resume: bool = False) -> Path:
         )
     imagenet = str(Path(cfg.model.imagenet).expanduser()) if cfg.model.imagenet else None
     model = create_detector(cfg.model.name, feature_dim=cfg.model.feature_dim, imagenet=imagenet)
-    model.to(rt.device).to(memory_format=torch.channels_last)
+    model.to(rt.device)
+    # channels_last is faster for the depthwise convolutions on CPU; Module.to accepts it at run time
+    model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     domain = DomainClassifier(cfg.model.feature_dim).to(rt.device)
     ckpt = Checkpointer(out_dir, cfg, rt)
     state = ckpt.load() if resume else None
