@@ -42,8 +42,16 @@ class Clip:
         return [self.data.crops[min(start + k, n - 1)] for k in range(length)]
 
 
-def holdout_identity(identity: str, fraction: float) -> bool:
-    """Deterministic identity-level hold-out (calibration set), independent of the manifest's split."""
+def holdout_identity(identity: str, fraction: float, groups: list[list[str]] | None = None) -> bool:
+    """Deterministic identity-level hold-out (calibration set), independent of the manifest's split.
+
+    Identities listed together in ``groups`` (e.g. deepfacelive face models driven by the same real
+    footage) are held out together, or the held-out set would share footage with training.
+    """
+    for group in groups or []:
+        if identity in group:
+            identity = "+".join(sorted(group))
+            break
     digest = hashlib.sha1(f"calib|{identity}".encode()).hexdigest()
     return int(digest[:8], 16) / 0xFFFFFFFF < fraction
 

@@ -23,6 +23,7 @@ class DataConfig:
     call_max_frames: int = 200
     calib_fraction: float = 0.15  # train identities held out for calibration and thresholds
     exclude_multi_face_fakes: list[str] = field(default_factory=list)
+    identity_groups: list[list[str]] = field(default_factory=list)  # identities sharing footage
 
 
 @dataclass
@@ -44,6 +45,7 @@ class EncoderStage:
     freeze_blocks: int = 2  # MobileNetV2 feature blocks kept frozen (low-level ImageNet filters)
     dann_weight: float = 0.3  # 0 disables adversarial domain adaptation
     sbi_fraction: float = 0.45  # share of fakes that are self-blended pseudo-fakes
+    twin_prob: float = 0.5  # chance a live-swap fake brings its real twin (same frame) into the batch
     augment: float = 1.0
 
 

@@ -134,7 +134,7 @@ def load_data(cfg: TrainConfig, rt: Runtime) -> tuple[ClipGroups, list[Clip], li
     call_entries = build_cache(video_rows, call_spec, cache_dir, progress=rt.main)
 
     def is_calib(row: ManifestRow) -> bool:
-        return holdout_identity(row.identity, cfg.data.calib_fraction)
+        return holdout_identity(row.identity, cfg.data.calib_fraction, cfg.data.identity_groups)
 
     fit_rows = [r for r in train_rows if not is_calib(r) and not (r.label == "fake" and r.path in excluded)]
     calib_rows = [r for r in train_rows if is_calib(r) and r.kind == "video"]
@@ -155,7 +155,12 @@ def sample_sbi_crop(rng: np.random.Generator, groups: ClipGroups) -> np.ndarray:
 
 
 def sample_frame_batch(
-    rng: np.random.Generator, groups: ClipGroups, pairs: dict[str, Clip], batch: int, sbi_fraction: float
+    rng: np.random.Generator,
+    groups: ClipGroups,
+    pairs: dict[str, Clip],
+    batch: int,
+    sbi_fraction: float,
+    twin_prob: float = 0.5,
 ) -> tuple[list[np.ndarray], list[int]]:
     """Half real, half fake crops. A live-swap fake often brings its own real twin (same frame of the
     same stream), so the encoder must learn the swap rather than the scene."""
@@ -177,7 +182,7 @@ def sample_frame_batch(
         crops.append(clip.data.crops[i])
         labels.append(1)
         twin = pairs.get(clip.row.pair_id) if kind == "live" else None
-        if twin is not None and rng.random() < 0.5 and len(crops) < batch:
+        if twin is not None and rng.random() < twin_prob and len(crops) < batch:
             j = int(np.searchsorted(twin.data.frame_index, clip.data.frame_index[i]))
             crops.append(twin.data.crops[min(j, len(twin.data) - 1)])
             labels.append(0)
@@ -272,7 +277,7 @@ def train_encoder(
         range(start, st.steps), desc="stage 1: encoder", disable=not rt.main, initial=start, total=st.steps
     )
     for step in bar:
-        crops, labels = sample_frame_batch(rng, groups, pairs, st.batch, st.sbi_fraction)
+        crops, labels = sample_frame_batch(rng, groups, pairs, st.batch, st.sbi_fraction, st.twin_prob)
         crops = [augment_crop(c, rng, st.augment) for c in crops]
         crops = [c[:, ::-1] if rng.random() < 0.5 else c for c in crops]
         target_crops: list[np.ndarray] = []
