@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.media import carphone_path, read_frames
 from tests.realtime.fixture_model import build_plumbing_model, plumbing_meta, probe_feature
-from tests.realtime.media import carphone_path, read_frames
 
 
 @pytest.fixture(scope="session")
@@ -64,7 +64,7 @@ def plumbing_session(plumbing_model: Path):
 @pytest.fixture(scope="session")
 def clips(tmp_path_factory: pytest.TempPathFactory, carphone_frames: list[np.ndarray]) -> dict[str, Path]:
     """Variants of carphone encoded with libx264: brighter, darker, far too dark, and a no-face clip."""
-    from tests.realtime.media import noise_frames, tint, write_video
+    from tests.media import noise_frames, tint, write_video
 
     folder = tmp_path_factory.mktemp("clips")
     return {

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from realtime.cli import main
+from tests.media import grid_of_faces, noise_frames, write_video
 from tests.realtime.fixture_model import build_plumbing_model
-from tests.realtime.media import grid_of_faces, noise_frames, write_video
 
 
 def _fails_cleanly(capfd, argv: list[str], out: Path | None, message: str, code: int = 2) -> str:

@@ -61,7 +61,7 @@ def test_scan_folder_reports_a_bad_file_and_goes_on(
 def test_videos_sharing_a_stem_do_not_overwrite_each_other(
     plumbing_model: Path, carphone: Path, tmp_path: Path, capfd
 ) -> None:
-    from tests.realtime.media import read_frames, write_video
+    from tests.media import read_frames, write_video
 
     folder = tmp_path / "videos"
     folder.mkdir()

@@ -15,8 +15,8 @@ from realtime.crop import align_face
 from realtime.errors import UserError
 from realtime.risk import calibrate
 from realtime.session import DetectorSession, make_face_detector, merge_duplicates, tile_grid
+from tests.media import grid_of_faces
 from tests.realtime.fixture_model import build_plumbing_model
-from tests.realtime.media import grid_of_faces
 
 
 class CallCounter:
@@ -182,7 +182,7 @@ def test_the_live_path_never_imports_torch(plumbing_model: Path, carphone: Path)
 
 def test_a_face_that_leaves_frees_its_window_and_risk(plumbing_session, detector, carphone_frames) -> None:
     from realtime.tracker import FaceTracker
-    from tests.realtime.media import paste_faces
+    from tests.media import paste_faces
 
     frames, _ = paste_faces(carphone_frames, 70, [(190, 60, 0, 0), (300, 10, 5, 0)])
     session = DetectorSession(plumbing_session.backend, detector=detector, tracker=FaceTracker(max_missed=5))

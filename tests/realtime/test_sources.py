@@ -20,7 +20,7 @@ from realtime.sources import (
     open_source,
     parse_screen_spec,
 )
-from tests.realtime.media import write_video
+from tests.media import write_video
 
 
 def test_video_file_yields_every_frame_as_rgb_with_increasing_media_time(carphone: Path) -> None:

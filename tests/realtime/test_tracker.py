@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from realtime.tracker import FaceTracker
-from tests.realtime.media import paste_faces
+from tests.media import paste_faces
 
 
 def _track(frames, detector, tracker: FaceTracker | None = None):

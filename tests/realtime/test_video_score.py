@@ -35,7 +35,7 @@ def test_brighter_clip_is_fake_and_darker_clip_is_real(plumbing_session, clips) 
 
 
 def test_video_score_is_the_most_suspicious_face(plumbing_session, carphone_frames, tmp_path: Path) -> None:
-    from tests.realtime.media import tint, write_video
+    from tests.media import tint, write_video
 
     frames = [
         np.concatenate([d, b], axis=1)

