@@ -3,7 +3,8 @@
 Torch-free on purpose: the runtime's tests (``tests/realtime``) can use it without paying for torch,
 exactly as the live path never imports torch. It has the shipped model's interface (two independent
 paths in one graph, metadata in ``metadata_props["callshield"]``) and arithmetic simple enough to
-check against numpy: ``features = mean_hw(crops) @ W + b`` and ``logit = mean_t(window) @ v + c``.
+check against numpy: ``features = mean_hw(crops) @ W + b`` and ``logit = mean_t(window) @ v + c``
+(the graph itself is :func:`tests.onnx_fixture.write_linear_model`).
 """
 
 from __future__ import annotations
@@ -12,18 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
 
-from engines.artifact import (
-    ENCODER_INPUT,
-    ENCODER_OUTPUT,
-    HEAD_INPUT,
-    HEAD_OUTPUT,
-    METADATA_KEY,
-    ModelMeta,
-)
+from engines.artifact import ModelMeta
 from realtime.crop import CropSpec
+from tests.onnx_fixture import write_linear_model
 
 
 @dataclass
@@ -57,48 +50,12 @@ def build_fixture_onnx(
     """Write the fixture model to ``path``; returns (path, meta, weights for a numpy reference)."""
     meta = meta or fixture_meta()
     rng = np.random.default_rng(seed)
-    d, t, s = meta.feature_dim, meta.window, meta.crop.size
+    d = meta.feature_dim
     wts = FixtureWeights(
         w=rng.normal(size=(3, d)).astype(np.float32),
         b=rng.normal(size=(d,)).astype(np.float32),
         v=rng.normal(size=(d, 1)).astype(np.float32),
         c=rng.normal(size=(1,)).astype(np.float32),
     )
-    nodes = [
-        helper.make_node("GlobalAveragePool", [ENCODER_INPUT], ["gap"]),
-        helper.make_node("Flatten", ["gap"], ["flat"], axis=1),
-        helper.make_node("MatMul", ["flat", "W"], ["proj"]),
-        helper.make_node("Add", ["proj", "b"], [ENCODER_OUTPUT]),
-        helper.make_node("ReduceMean", [HEAD_INPUT], ["tmean"], axes=[1], keepdims=0),
-        helper.make_node("MatMul", ["tmean", "v"], ["score"]),
-        helper.make_node("Add", ["score", "c"], ["score_b"]),
-        helper.make_node("Squeeze", ["score_b", "sq_axes"], [HEAD_OUTPUT]),
-    ]
-    inits = [
-        numpy_helper.from_array(wts.w, "W"),
-        numpy_helper.from_array(wts.b, "b"),
-        numpy_helper.from_array(wts.v, "v"),
-        numpy_helper.from_array(wts.c, "c"),
-        numpy_helper.from_array(np.array([1], np.int64), "sq_axes"),
-    ]
-    graph = helper.make_graph(
-        nodes,
-        "callshield_fixture",
-        [
-            helper.make_tensor_value_info(ENCODER_INPUT, TensorProto.FLOAT, ["N", 3, s, s]),
-            helper.make_tensor_value_info(HEAD_INPUT, TensorProto.FLOAT, ["B", t, d]),
-        ],
-        [
-            helper.make_tensor_value_info(ENCODER_OUTPUT, TensorProto.FLOAT, ["N", d]),
-            helper.make_tensor_value_info(HEAD_OUTPUT, TensorProto.FLOAT, ["B"]),
-        ],
-        inits,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    if with_meta:
-        helper.set_model_props(model, {METADATA_KEY: meta.to_json()})
-    onnx.checker.check_model(model)
-    path = Path(path)
-    onnx.save(model, str(path))
+    path = write_linear_model(path, meta, wts.w, wts.b, wts.v, wts.c, "callshield_fixture", with_meta)
     return path, meta, wts

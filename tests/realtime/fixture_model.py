@@ -13,19 +13,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
 
-from engines.artifact import (
-    ENCODER_INPUT,
-    ENCODER_OUTPUT,
-    HEAD_INPUT,
-    HEAD_OUTPUT,
-    METADATA_KEY,
-    ModelMeta,
-    Thresholds,
-)
+from engines.artifact import ModelMeta, Thresholds
 from realtime.crop import CropSpec
+from tests.onnx_fixture import write_linear_model
 
 
 def plumbing_meta(
@@ -54,50 +45,14 @@ def build_plumbing_model(
 ) -> Path:
     meta = meta or plumbing_meta()
     rng = np.random.default_rng(seed)
-    d, t, s = meta.feature_dim, meta.window, meta.crop.size
+    d = meta.feature_dim
     w = rng.normal(scale=0.1, size=(3, d)).astype(np.float32)
     w[:, 0] = 1.0 / 3.0
     b = np.zeros(d, np.float32)
     v = np.zeros((d, 1), np.float32)
     v[0, 0] = gain
     c = np.array([-gain * offset], np.float32)
-    nodes = [
-        helper.make_node("GlobalAveragePool", [ENCODER_INPUT], ["gap"]),
-        helper.make_node("Flatten", ["gap"], ["flat"], axis=1),
-        helper.make_node("MatMul", ["flat", "W"], ["proj"]),
-        helper.make_node("Add", ["proj", "b"], [ENCODER_OUTPUT]),
-        helper.make_node("ReduceMean", [HEAD_INPUT], ["tmean"], axes=[1], keepdims=0),
-        helper.make_node("MatMul", ["tmean", "v"], ["score"]),
-        helper.make_node("Add", ["score", "c"], ["score_b"]),
-        helper.make_node("Squeeze", ["score_b", "sq_axes"], [HEAD_OUTPUT]),
-    ]
-    inits = [
-        numpy_helper.from_array(w, "W"),
-        numpy_helper.from_array(b, "b"),
-        numpy_helper.from_array(v, "v"),
-        numpy_helper.from_array(c, "c"),
-        numpy_helper.from_array(np.array([1], np.int64), "sq_axes"),
-    ]
-    graph = helper.make_graph(
-        nodes,
-        "plumbing_fixture",
-        [
-            helper.make_tensor_value_info(ENCODER_INPUT, TensorProto.FLOAT, ["N", 3, s, s]),
-            helper.make_tensor_value_info(HEAD_INPUT, TensorProto.FLOAT, ["B", t, d]),
-        ],
-        [
-            helper.make_tensor_value_info(ENCODER_OUTPUT, TensorProto.FLOAT, ["N", d]),
-            helper.make_tensor_value_info(HEAD_OUTPUT, TensorProto.FLOAT, ["B"]),
-        ],
-        inits,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    if with_meta:
-        helper.set_model_props(model, {METADATA_KEY: meta.to_json()})
-    onnx.checker.check_model(model)
-    onnx.save(model, str(path))
-    return path
+    return write_linear_model(path, meta, w, b, v, c, "plumbing_fixture", with_meta)
 
 
 def probe_feature(meta: ModelMeta, crops_rgb: np.ndarray) -> np.ndarray:
