@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from realtime.errors import UserError
+from tests.shared_data import SHARED_DATA, needs_shared
 from training.adapters import (
     DatasetWarning,
     build_manifest,
@@ -21,11 +22,6 @@ from training.adapters import (
     folder_rows,
 )
 from training.manifest import ManifestRow, read_manifest
-
-SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-needs_shared = pytest.mark.skipif(
-    not (SHARED_DATA / "manifest.csv").is_file(), reason=f"shared data not found at {SHARED_DATA}"
-)
 
 _TEMPLATE: dict[str, bytes] = {}
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from realtime.errors import UserError
+from tests.shared_data import SHARED_DATA, needs_shared
 from training.manifest import (
     COLUMNS,
     ManifestRow,
@@ -18,11 +19,6 @@ from training.manifest import (
     make_row,
     read_manifest,
     write_manifest,
-)
-
-SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-needs_shared = pytest.mark.skipif(
-    not (SHARED_DATA / "manifest.csv").is_file(), reason=f"shared data not found at {SHARED_DATA}"
 )
 
 HEADER = ",".join(COLUMNS)
