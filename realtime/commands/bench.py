@@ -12,6 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from realtime.commands.common import add_model_arguments, check_model_arguments, load_session
 from realtime.errors import UserError
 
 
@@ -38,18 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="untimed frames first (default: one window's worth)",
     )
-    parser.add_argument(
-        "--model", type=Path, default=None, metavar="FILE", help="CallShield model (default: the shipped one)"
-    )
+    add_model_arguments(parser, tiles_flag="--detect-tiles")
     parser.add_argument("--backend", default="auto", help="onnxruntime, torch, tensorrt or auto (by suffix)")
-    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "tensorrt"], help="default: cpu")
-    parser.add_argument(
-        "--detect-tiles",
-        type=int,
-        default=1,
-        metavar="N",
-        help="also search N x N tiles for small faces (default 1: whole frame only)",
-    )
     parser.add_argument(
         "--json", type=Path, default=None, metavar="OUT", help="also write the results as JSON"
     )
@@ -59,20 +50,16 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from realtime.bench import build_view, format_table, run_bench
-    from realtime.session import DetectorSession
     from realtime.sinks import write_json_atomic
 
     if args.frames < 1:
         raise UserError("--frames must be at least 1")
     if args.warmup is not None and args.warmup < 0:
         raise UserError("--warmup must be 0 or more")
-    if args.detect_tiles < 1:
-        raise UserError("--detect-tiles must be at least 1")
+    check_model_arguments(args)
     if args.json is not None and args.json.is_dir():
         raise UserError(f"--json {args.json} is a folder; give a file name")
-    session = DetectorSession.load(
-        model_path=args.model, backend=args.backend, device=args.device, detect_tiles=args.detect_tiles
-    )
+    session = load_session(args)
     with session:
         meta = session.meta
         warmup = args.warmup if args.warmup is not None else meta.window * max(1, meta.stride) + 2

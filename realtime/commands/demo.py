@@ -15,6 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from realtime.commands.common import add_model_arguments, load_session
 from realtime.errors import UserError
 
 DEMO_SEED = 0
@@ -28,13 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="where the two risk plots go (default: ./demo_out)",
     )
-    parser.add_argument(
-        "--model",
-        type=Path,
-        default=None,
-        metavar="FILE",
-        help="a CallShield .onnx model (default: the shipped one)",
-    )
+    add_model_arguments(parser, device=False, tiles_flag=None)
     parser.add_argument(
         "--max-frames",
         type=int,
@@ -59,7 +54,6 @@ def sample_clip() -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from realtime.plots import plot_risk
-    from realtime.session import DetectorSession
     from realtime.video_score import score_video
 
     if args.max_frames is not None and args.max_frames < 1:
@@ -73,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(
             f"the manipulated demo clip needs training.manipulate, which is not available ({exc})"
         ) from None
-    session = DetectorSession.load(model_path=args.model)
+    session = load_session(args)
     print(f"model {session.meta.model_version} on {session.provider}", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="callshield-demo-") as tmp:
         fake_clip = Path(tmp) / "carphone_self_blended.mp4"

@@ -12,6 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from realtime.commands.common import add_model_arguments, check_model_arguments, load_session
 from realtime.errors import UserError
 
 GUI_NOTE = (
@@ -35,26 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="write the JSON Lines events to FILE instead of stdout",
     )
-    parser.add_argument(
-        "--model",
-        type=Path,
-        default=None,
-        metavar="FILE",
-        help="a CallShield .onnx model (default: the shipped one)",
-    )
-    parser.add_argument(
-        "--device",
-        default="cpu",
-        choices=["cpu", "cuda", "tensorrt"],
-        help="where ONNX Runtime should run the model (default: cpu)",
-    )
-    parser.add_argument(
-        "--tiles",
-        type=int,
-        default=1,
-        metavar="N",
-        help="also search an N x N grid of tiles for small faces (call gallery views)",
-    )
+    add_model_arguments(parser)
     parser.add_argument(
         "--max-frames", type=int, default=None, metavar="N", help="stop after N processed frames"
     )
@@ -62,14 +44,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from realtime.pipeline import Pipeline
-    from realtime.session import DetectorSession
     from realtime.sinks import JsonlSink
     from realtime.sources import open_source
 
     if args.max_frames is not None and args.max_frames < 1:
         raise UserError("--max-frames must be at least 1")
-    if args.tiles < 1:
-        raise UserError("--tiles must be at least 1")
+    check_model_arguments(args)
     if args.events is not None and not args.events.parent.is_dir():
         raise UserError(f"--events: folder {args.events.parent} does not exist")
     if not args.headless:
@@ -77,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
 
     source = open_source(args.source, paced=True)
     try:
-        session = DetectorSession.load(model_path=args.model, device=args.device, detect_tiles=args.tiles)
+        session = load_session(args)
         sink = JsonlSink(args.events if args.events is not None else "-")
     except BaseException:
         source.close()

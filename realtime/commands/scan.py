@@ -11,6 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from realtime.commands.common import add_model_arguments, check_model_arguments, load_session
 from realtime.errors import InputError, UserError
 from realtime.sources import VIDEO_SUFFIXES, check_file
 
@@ -25,28 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="write DIR/<name>.json (verdict, score, per-face timelines) and DIR/<name>.png",
     )
     parser.add_argument(
-        "--model",
-        type=Path,
-        default=None,
-        metavar="FILE",
-        help="a CallShield .onnx model (default: the shipped one)",
-    )
-    parser.add_argument(
         "--max-frames", type=int, default=None, metavar="N", help="score at most N frames per video"
     )
-    parser.add_argument(
-        "--tiles",
-        type=int,
-        default=1,
-        metavar="N",
-        help="also search an N x N grid of tiles for small faces (gallery views; N*N extra detector passes)",
-    )
-    parser.add_argument(
-        "--device",
-        default="cpu",
-        choices=["cpu", "cuda", "tensorrt"],
-        help="where ONNX Runtime should run the model (default: cpu)",
-    )
+    add_model_arguments(parser)
 
 
 def find_videos(path: Path) -> list[Path]:
@@ -70,18 +52,16 @@ def output_names(videos: list[Path]) -> dict[Path, str]:
 
 def run(args: argparse.Namespace) -> int:
     from realtime.plots import plot_risk
-    from realtime.session import DetectorSession
     from realtime.sinks import write_text_atomic
     from realtime.video_score import score_video
 
     if args.max_frames is not None and args.max_frames < 1:
         raise UserError("--max-frames must be at least 1")
-    if args.tiles < 1:
-        raise UserError("--tiles must be at least 1")
+    check_model_arguments(args)
     videos = find_videos(args.path)
     if args.out is not None and args.out.exists() and not args.out.is_dir():
         raise UserError(f"--out {args.out} exists and is not a folder")
-    session = DetectorSession.load(model_path=args.model, device=args.device, detect_tiles=args.tiles)
+    session = load_session(args)
     names = output_names(videos)
     failed = 0
     for video in videos:
