@@ -111,7 +111,9 @@ def read_onnx_meta(path: str | Path) -> ModelMeta:
         raise ModelFileError(f"{path} is not a readable ONNX model ({type(exc).__name__})") from None
     props = {p.key: p.value for p in model.metadata_props}
     if METADATA_KEY not in props:
-        raise ModelFileError(f"{path} is an ONNX model but not a CallShield model (no '{METADATA_KEY}' metadata)")
+        raise ModelFileError(
+            f"{path} is an ONNX model but not a CallShield model (no '{METADATA_KEY}' metadata)"
+        )
     return ModelMeta.from_json(props[METADATA_KEY])
 
 

@@ -18,7 +18,10 @@ from realtime.errors import UserError
 # verb -> (module, one-line help). Modules are imported when the parser is built, so keep their
 # top level light.
 VERBS: dict[str, tuple[str, str]] = {
-    "demo": ("realtime.commands.demo", "scan a real sample clip and a manipulated one with the shipped model"),
+    "demo": (
+        "realtime.commands.demo",
+        "scan a real sample clip and a manipulated one with the shipped model",
+    ),
     "scan": ("realtime.commands.scan", "score video files (or a folder of them) and write JSON + plots"),
     "monitor": ("realtime.commands.monitor", "live loop on a camera, file or screen region"),
     "checks": ("realtime.commands.checks", "report what this machine can run and how to fix what is missing"),
@@ -32,7 +35,8 @@ VERBS: dict[str, tuple[str, str]] = {
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="callshield", description="CallShield: catch face-swap deepfakes in live video calls, on this machine."
+        prog="callshield",
+        description="CallShield: catch face-swap deepfakes in live video calls, on this machine.",
     )
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="verb", metavar="VERB")

@@ -35,7 +35,9 @@ def _import_mediapipe() -> Any:
     try:
         import mediapipe as mp
     except ImportError as exc:
-        raise UserError(f"mediapipe is not installed ({exc}); pip install mediapipe=={MEDIAPIPE_VERSION}") from None
+        raise UserError(
+            f"mediapipe is not installed ({exc}); pip install mediapipe=={MEDIAPIPE_VERSION}"
+        ) from None
     solutions = getattr(mp, "solutions", None)
     if solutions is None or not hasattr(solutions, "face_detection"):
         raise UserError(
@@ -71,7 +73,12 @@ class FaceDetector:
             loc = det.location_data
             rel = loc.relative_bounding_box
             box = np.array(
-                [rel.xmin * width, rel.ymin * height, (rel.xmin + rel.width) * width, (rel.ymin + rel.height) * height],
+                [
+                    rel.xmin * width,
+                    rel.ymin * height,
+                    (rel.xmin + rel.width) * width,
+                    (rel.ymin + rel.height) * height,
+                ],
                 dtype=np.float32,
             )
             kps = np.array([[kp.x * width, kp.y * height] for kp in loc.relative_keypoints], dtype=np.float32)
