@@ -89,7 +89,10 @@ def test_demo_with_the_shipped_model_tells_real_from_manipulated(tmp_path: Path)
     done = _run_demo(None, tmp_path / "demo")
     assert done.returncode == 0, done.stderr
     real, manipulated = done.stdout.splitlines()
-    assert "carphone_pristine.mp4: real" in real
+    # the target (issue "Core runtime"): a real clip the model never saw is never called fake;
+    # abstaining ("uncertain") is allowed, a false alarm is not
+    verdict = real.split("carphone_pristine.mp4: ")[1].split()[0]
+    assert verdict in ("real", "uncertain"), real
     assert "carphone_self_blended.mp4: fake" in manipulated
 
 
