@@ -99,6 +99,30 @@ class FaceTracker:
         seen.sort(key=lambda pair: pair[0].track_id)
         return seen
 
+    def coast(self, t: float) -> list[tuple[Track, Detection]]:
+        """The faces of the last detected frame, carried to this frame without running the detector.
+
+        For frames where detection is skipped to save time (``DetectorSession(detect_every=k)``):
+        at call frame rates a face moves a pixel or two between frames, so the last smoothed
+        keypoints still align it. Only tracks seen on the last detection are returned; misses and
+        hits are left alone, so a skipped frame neither ends nor confirms a track.
+        """
+        seen = []
+        for track in self.tracks:
+            if track.misses == 0:
+                track.last_t = t
+                seen.append(
+                    (
+                        track,
+                        Detection(
+                            box=track.box.copy(),
+                            keypoints=track.keypoints.astype(np.float32),
+                            score=track.score,
+                        ),
+                    )
+                )
+        return seen
+
     def _match(self, detections: list[Detection]) -> list[tuple[int, int]]:
         """Greedy assignment by IoU (then by centre distance): optimal enough for a handful of faces."""
         candidates: list[tuple[float, int, int]] = []

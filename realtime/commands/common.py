@@ -51,6 +51,14 @@ def add_model_arguments(
             "N*N extra detector passes; default 1: whole frame only)",
         )
         parser.set_defaults(tiles_flag=tiles_flag)
+        parser.add_argument(
+            "--detect-every",
+            type=int,
+            default=1,
+            metavar="K",
+            help="run face detection on every K-th frame only; faces coast on their tracked "
+            "keypoints in between (saves time with --tiles; default 1: every frame)",
+        )
 
 
 def check_model_arguments(args: argparse.Namespace) -> None:
@@ -60,6 +68,8 @@ def check_model_arguments(args: argparse.Namespace) -> None:
     """
     if getattr(args, "tiles", 1) < 1:
         raise UserError(f"{args.tiles_flag} must be at least 1")
+    if getattr(args, "detect_every", 1) < 1:
+        raise UserError("--detect-every must be at least 1")
 
 
 def load_session(args: argparse.Namespace) -> DetectorSession:
@@ -72,4 +82,5 @@ def load_session(args: argparse.Namespace) -> DetectorSession:
         backend=getattr(args, "backend", "auto"),
         device=getattr(args, "device", "cpu"),
         detect_tiles=getattr(args, "tiles", 1),
+        detect_every=getattr(args, "detect_every", 1),
     )

@@ -213,3 +213,37 @@ def test_stride_encodes_every_other_frame_per_face_staggered_across_faces(
     # a window of 4 features taken every 2nd frame needs 7-8 frames of a face
     assert sorted(first_scored.values()) == [6, 7]
     assert sum(spy.head_batches) == (20 - 6) // 2 + (20 - 7 + 1) // 2
+
+
+class CountingDetector:
+    """The real MediaPipe detector, counting how often it is asked."""
+
+    def __init__(self, detector) -> None:
+        self.detector = detector
+        self.calls = 0
+
+    def __call__(self, frame):
+        self.calls += 1
+        return self.detector(frame)
+
+    def close(self) -> None:
+        pass
+
+
+def test_detect_every_skips_the_detector_but_keeps_scoring_the_face(
+    plumbing_session, detector, carphone_frames
+) -> None:
+    counting = CountingDetector(detector)
+    session = DetectorSession(plumbing_session.backend, detector=counting, detect_every=3)
+    frames = carphone_frames[:30]
+    per_frame = [session.process(frame, i / 30) for i, frame in enumerate(frames)]
+    assert counting.calls == 10  # frames 0, 3, 6, ...
+    assert all(len(events) == 1 for events in per_frame)  # the face is reported on every frame
+    assert {events[0].track_id for events in per_frame} == {1}
+    # coasted keypoints stay on the face: the boxes of skipped frames equal the last detection's
+    assert per_frame[1][0].box == per_frame[0][0].box
+
+
+def test_detect_every_must_be_positive(plumbing_session, detector) -> None:
+    with pytest.raises(ValueError, match="detect_every"):
+        DetectorSession(plumbing_session.backend, detector=detector, detect_every=0)
