@@ -59,6 +59,7 @@ class VideoResult:
     score: float | None
     verdict: str
     tracks: list[TrackResult] = field(default_factory=list)
+    faces_found: int = 0  # tracks ever started, glimpses included: 0 means no face at all
     note: str = ""
     complete: bool = True
     warnings: list[str] = field(default_factory=list)
@@ -178,6 +179,7 @@ def score_video(
         score=score,
         verdict=verdict,
         tracks=sorted(tracks.values(), key=lambda tr: tr.id),
+        faces_found=len(tracks) + len(glimpses),
         note=note,
         complete=not warnings,
         warnings=warnings,

@@ -73,6 +73,16 @@ def run(args: argparse.Namespace) -> int:
             print(f"error: {exc}", file=sys.stderr, flush=True)
             failed += 1
             continue
+        if not result.tracks:
+            # nothing to judge: an error, not a verdict (a scan of a faceless file is a wrong input).
+            # A glimpse (a face for a frame or two, often a false detection in noise) is not a face.
+            seen = "" if result.faces_found == 0 else " (only glimpses, none held for a full window)"
+            message = f"{video.name}: no face found in {result.n_frames} frames{seen}"
+            if len(videos) == 1:
+                raise InputError(message)
+            print(f"error: {message}", file=sys.stderr, flush=True)
+            failed += 1
+            continue
         for warning in result.warnings:
             print(f"warning: {warning}", file=sys.stderr, flush=True)
         if args.out is not None:

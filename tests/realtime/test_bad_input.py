@@ -122,14 +122,32 @@ def test_screen_without_display(capfd, plumbing_model: Path) -> None:
     )
 
 
-def test_zero_faces_is_an_uncertain_verdict_not_an_error(capfd, tmp_path: Path, plumbing_model: Path) -> None:
+def test_zero_faces_is_one_error_line_and_nothing_written(
+    capfd, tmp_path: Path, plumbing_model: Path
+) -> None:
     clip = write_video(tmp_path / "noise.mp4", noise_frames(20, seed=3))
     out = tmp_path / "out"
-    assert main(_scan_argv(clip, out, plumbing_model)) == 0
+    code = main(_scan_argv(clip, out, plumbing_model))
     captured = capfd.readouterr()
-    assert captured.out.startswith("noise.mp4: uncertain (no score, 0 faces scored, 20 frames; no face")
-    assert "error" not in captured.err
-    assert json.loads((out / "noise.json").read_text())["tracks"] == []
+    assert code != 0
+    assert captured.err.count("error:") == 1 and "noise.mp4: no face found in 20 frames" in captured.err
+    assert "Traceback" not in captured.err
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_folder_scan_reports_a_faceless_video_and_goes_on(
+    capfd, tmp_path: Path, plumbing_model: Path, clips: dict[str, Path]
+) -> None:
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    write_video(folder / "noise.mp4", noise_frames(20, seed=3))
+    (folder / "face.mp4").write_bytes(clips["dark"].read_bytes())
+    out = tmp_path / "out"
+    code = main(_scan_argv(folder, out, plumbing_model))
+    captured = capfd.readouterr()
+    assert code == 1
+    assert "error: noise.mp4: no face found" in captured.err
+    assert (out / "face.json").is_file() and not (out / "noise.json").exists()
 
 
 def test_gallery_of_20_faces(capfd, tmp_path: Path, carphone_frames, plumbing_model: Path) -> None:
