@@ -471,7 +471,7 @@ def train_altfreeze_encoder(
                     clip.window(start, t), marks, rng, jitter=cfg.head.sbi_jitter * rng.random()
                 )
             else:
-                clip = pick(rng, groups.live_fakes)
+                clip = pick(rng, groups.live_fakes or groups.other_fakes)
                 start = int(rng.integers(max(1, len(clip.data) - t + 1)))
                 window = clip.window(start, t)
             clips.append(augment_window(window, rng, cfg.encoder.augment))

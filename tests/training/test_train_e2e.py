@@ -84,6 +84,10 @@ def test_train_resume_and_export(tiny_manifest: Path, tmp_path: Path) -> None:
         "head.batch=8",
         "head.sbi_clips_per_real=1",
         "checkpoint_every=1",
+        "altfreeze.rounds=1",  # AltFreezing: one round of head-frozen clips, then encoder-frozen head
+        "altfreeze.encoder_steps=1",
+        "altfreeze.head_steps=2",
+        "altfreeze.clip_batch=2",
     ]
     assert main(["train", str(CONFIG), *overrides]) == 0
     onnx_path = out / "model.onnx"
