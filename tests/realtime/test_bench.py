@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from realtime.bench import STAGES, build_view, carphone_path, ping_pong, shared_real_clips
+from realtime.bench import STAGES, build_view, ping_pong, shared_real_clips
 from realtime.cli import main
+from realtime.sample_clip import sample_clip_path
 from tests.engines.model_fixture import build_fixture_onnx, fixture_meta
 
 
@@ -87,5 +88,5 @@ def test_bad_source_is_one_error_line(
 
 def test_helpers() -> None:
     assert [ping_pong(i, 4) for i in range(8)] == [0, 1, 2, 3, 2, 1, 0, 1]
-    assert carphone_path().name == "carphone_pristine.mp4"
+    assert sample_clip_path().name == "carphone_pristine.mp4"
     assert shared_real_clips(root=Path("/nonexistent")) == []
