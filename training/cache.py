@@ -17,7 +17,6 @@ import hashlib
 import os
 import tempfile
 import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -192,10 +191,7 @@ def build_cache(
     detector = FaceDetector("full")
     landmarker = CropLandmarker(spec.crop) if spec.landmarks_for_real else None
     rng = np.random.default_rng(spec.seed)
-    bar: Iterator[tuple[ManifestRow, Path]] = iter(todo)
-    if progress:
-        bar = iter(tqdm(todo, desc=f"crop cache ({spec.domain})", unit="video"))
-    for row, entry in bar:
+    for row, entry in tqdm(todo, desc=f"crop cache ({spec.domain})", unit="video", disable=not progress):
         try:
             frames, fps = decode_frames(Path(row.abspath), spec.max_frames)
             if spec.domain == "call" and len(frames) > 1:

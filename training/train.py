@@ -31,6 +31,7 @@ from tqdm import tqdm
 
 from engines.artifact import ModelMeta, Thresholds
 from realtime.crop import CropSpec
+from realtime.errors import UserError
 from training.augment import augment_crop, augment_window
 from training.cache import CacheSpec, build_cache
 from training.clips import Clip, ClipGroups, holdout_identity, load_clips, pick
@@ -589,9 +590,11 @@ def run_training(cfg: TrainConfig, resume: bool = False) -> Path:
     pairs = {c.row.pair_id: c for c in pair_reals}
     if rt.main:
         print(f"training clips: {groups.summary()}; calibration clips: {len(calib)}", flush=True)
-    if not groups.live_fakes and not groups.sbi_sources:
-        raise RuntimeError(
-            "no fake training material: the manifest has no usable fakes and no real faces to blend"
+    if not groups.video_reals:
+        raise UserError(f"no real training videos with a face in {cfg.data.manifest} (split 'train')")
+    if not (groups.live_fakes or groups.other_fakes or groups.sbi_sources):
+        raise UserError(
+            f"no fake training material in {cfg.data.manifest}: no usable fakes and no real faces to blend"
         )
     imagenet = str(Path(cfg.model.imagenet).expanduser()) if cfg.model.imagenet else None
     model = create_detector(cfg.model.name, feature_dim=cfg.model.feature_dim, imagenet=imagenet)

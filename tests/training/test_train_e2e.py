@@ -108,3 +108,17 @@ def test_train_reports_missing_manifest(tmp_path: Path, capsys: pytest.CaptureFi
     code = main(["train", str(CONFIG), f"data.manifest={tmp_path / 'nope.csv'}"])
     assert code != 0
     assert "manifest not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("keep", "message"), [("fake", "no real training videos")])
+def test_train_without_usable_material_is_one_error_line(
+    tiny_manifest: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], keep: str, message: str
+) -> None:
+    header, *rows = tiny_manifest.read_text().splitlines()
+    subset = tiny_manifest.parent / f"only_{keep}.csv"
+    subset.write_text("\n".join([header, *(r for r in rows if f",{keep}," in r)]) + "\n")
+    argv = ["train", str(CONFIG), f"data.manifest={subset}", f"data.cache_dir={tmp_path / 'cache'}"]
+    argv += [f"out_dir={tmp_path / 'run'}", f"data.max_frames={N_FRAMES}", f"data.call_max_frames={N_FRAMES}"]
+    code = main([*argv, "data.calib_fraction=0", "model.imagenet="])
+    err = capsys.readouterr().err
+    assert code != 0 and err.count("error:") == 1 and message in err
