@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from training.cache import CachedClip, load_clip
+from training.config import DataConfig
 from training.manifest import ManifestRow
 
 
@@ -54,6 +55,50 @@ def holdout_identity(identity: str, fraction: float, groups: list[list[str]] | N
             break
     digest = hashlib.sha1(f"calib|{identity}".encode()).hexdigest()
     return int(digest[:8], 16) / 0xFFFFFFFF < fraction
+
+
+def identity_key(identity: str, groups: list[list[str]] | None = None) -> str:
+    """The unit of hold-out: an identity, or its whole group when it shares footage with others."""
+    for group in groups or []:
+        if identity in group:
+            return "+".join(sorted(group))
+    return identity
+
+
+def heldout_identities(rows: list[ManifestRow], data: DataConfig) -> set[str]:
+    """Identities of ``rows`` held out from fitting (for calibration and for model selection).
+
+    With ``data.calib_folds`` = K > 1, the identity groups of each source are dealt into K folds of
+    about equal numbers of videos and fold ``data.calib_fold`` is held out, so that every fold
+    holds about 1/K of each source (notably of the few live-swap pairs) and K runs together
+    hold every identity out once: cross-validation on the train split, never on val. Otherwise
+    the ``calib_fraction`` draw of :func:`holdout_identity`. Folds hold out video identities only:
+    stills are not scored as clips, so holding them out would only shrink training.
+    """
+    if data.calib_folds <= 1:
+        return {
+            r.identity
+            for r in rows
+            if holdout_identity(r.identity, data.calib_fraction, data.identity_groups)
+        }
+    videos_by_source: dict[str, dict[str, int]] = {}
+    for r in rows:
+        if r.kind != "video":  # stills are never scored on their own: they stay in training
+            continue
+        counts = videos_by_source.setdefault(r.source, {})
+        key = identity_key(r.identity, data.identity_groups)
+        counts[key] = counts.get(key, 0) + 1
+    chosen: set[str] = set()
+    for counts in videos_by_source.values():
+        # biggest groups first, each to the fold with the fewest videos so far
+        order = sorted(counts, key=lambda k: (-counts[k], hashlib.sha1(f"fold|{k}".encode()).hexdigest()))
+        load = [0] * data.calib_folds
+        for key in order:
+            fold = load.index(min(load))
+            load[fold] += counts[key]
+            if fold == data.calib_fold:
+                chosen.add(key)
+    return {r.identity for r in rows if identity_key(r.identity, data.identity_groups) in chosen}
 
 
 def load_clips(rows: list[ManifestRow], entries: dict[str, Path], domain: str) -> list[Clip]:

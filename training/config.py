@@ -22,6 +22,10 @@ class DataConfig:
     max_frames: int = 300
     call_max_frames: int = 200
     calib_fraction: float = 0.15  # train identities held out for calibration and thresholds
+    # cross-validating recipes: with calib_folds = K > 1, fold calib_fold of K (identity groups dealt
+    # round-robin per source) is held out instead of the calib_fraction draw
+    calib_folds: int = 0
+    calib_fold: int = 0
     exclude_multi_face_fakes: list[str] = field(default_factory=list)
     identity_groups: list[list[str]] = field(default_factory=list)  # identities sharing footage
 
@@ -136,6 +140,13 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
         if not dataclasses.is_dataclass(obj) or not hasattr(obj, leaf):
             raise UserError(f"unknown config key '{dotted}'")
         setattr(obj, leaf, _coerce(value, getattr(obj, leaf)))
+    return cfg
+
+
+def config_from_dict(data: dict[str, Any]) -> TrainConfig:
+    """The config a checkpoint was trained with (``config_to_dict``'s inverse)."""
+    cfg = TrainConfig()
+    _apply(cfg, data, "")
     return cfg
 
 

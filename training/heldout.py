@@ -20,8 +20,8 @@ import torch
 
 from realtime.crop import CropSpec
 from training.cache import CacheSpec, build_cache, load_clip
-from training.clips import holdout_identity
-from training.config import TrainConfig, load_config
+from training.clips import heldout_identities
+from training.config import TrainConfig, config_from_dict, load_config
 from training.manifest import read_manifest
 from training.metrics import roc_auc
 from training.train import Runtime, encode_clip, window_logits
@@ -42,12 +42,11 @@ def score_heldout(checkpoint: Path, config: TrainConfig) -> list[HeldoutScore]:
     model = load_checkpoint(checkpoint).model.eval()
     rt = Runtime(device=torch.device("cpu"), rank=0, world=1, writer=None)
     data = config.data
+    train_rows = [r for r in read_manifest(data.manifest) if r.split == "train"]
+    heldout = heldout_identities(train_rows, data)
+    excluded = set(data.exclude_multi_face_fakes)  # their label does not hold for every face
     rows = [
-        r
-        for r in read_manifest(data.manifest)
-        if r.split == "train"
-        and r.kind == "video"
-        and holdout_identity(r.identity, data.calib_fraction, data.identity_groups)
+        r for r in train_rows if r.kind == "video" and r.identity in heldout and r.path not in excluded
     ]
     spec = CacheSpec(
         crop=CropSpec(size=data.crop_size, scale=data.crop_scale),
@@ -84,11 +83,16 @@ def main() -> None:
     parser.add_argument("checkpoint", type=Path, help="a model.pt written by callshield train")
     parser.add_argument(
         "--config",
-        default="training/configs/callshield_v1.yaml",
-        help="config naming the manifest, cache and held-out identities",
+        default=None,
+        help="config naming the manifest, cache and held-out identities (default: the checkpoint's own)",
     )
     args = parser.parse_args()
-    scores = score_heldout(args.checkpoint, load_config(args.config))
+    if args.config is not None:
+        config = load_config(args.config)
+    else:
+        saved = torch.load(args.checkpoint, map_location="cpu", weights_only=True)
+        config = config_from_dict(saved["config"])
+    scores = score_heldout(args.checkpoint, config)
     live = [s for s in scores if s.source == "deepfacelive"]
     for s in scores:
         print(f"{s.path[-50:]:50s} {'fake' if s.label else 'real'} head={s.head:.3f} frame={s.frame:.3f}")

@@ -34,7 +34,7 @@ from realtime.crop import CropSpec
 from realtime.errors import UserError
 from training.augment import augment_crop, augment_window
 from training.cache import CacheSpec, build_cache
-from training.clips import Clip, ClipGroups, holdout_identity, load_clips, pick
+from training.clips import Clip, ClipGroups, heldout_identities, load_clips, pick
 from training.config import TrainConfig, config_to_dict
 from training.manifest import ManifestRow, read_manifest
 from training.models import Detector, create_detector
@@ -134,8 +134,10 @@ def load_data(cfg: TrainConfig, rt: Runtime) -> tuple[ClipGroups, list[Clip], li
     video_rows = [r for r in train_rows if r.kind == "video"]
     call_entries = build_cache(video_rows, call_spec, cache_dir, progress=rt.main)
 
+    heldout = heldout_identities(train_rows, cfg.data)
+
     def is_calib(row: ManifestRow) -> bool:
-        return holdout_identity(row.identity, cfg.data.calib_fraction, cfg.data.identity_groups)
+        return row.identity in heldout
 
     fit_rows = [r for r in train_rows if not is_calib(r) and not (r.label == "fake" and r.path in excluded)]
     calib_rows = [r for r in train_rows if is_calib(r) and r.kind == "video"]
@@ -511,7 +513,7 @@ def window_logits(model: Detector, feats: np.ndarray, window: int, rt: Runtime) 
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     """1-D search for the temperature minimising the negative log-likelihood."""
     best_t, best_nll = 1.0, float("inf")
-    for t in np.exp(np.linspace(math.log(0.25), math.log(8.0), 80)):
+    for t in np.exp(np.linspace(math.log(0.25), math.log(64.0), 120)):
         p = 1.0 / (1.0 + np.exp(-logits / t))
         nll = -np.mean(labels * np.log(p + 1e-7) + (1 - labels) * np.log(1 - p + 1e-7))
         if nll < best_nll:
@@ -612,8 +614,9 @@ def run_training(cfg: TrainConfig, resume: bool = False) -> Path:
         train_encoder(cfg, rt, model, domain, groups, pairs, rng, ckpt, state)
         ckpt.save("head", 0, model, {})
     if not stage_done(state, "head"):
-        feats = featurise(cfg, rt, model, groups, rng)
-        train_head(cfg, rt, model, feats, rng, cfg.head.steps)
+        if cfg.head.steps > 0:
+            feats = featurise(cfg, rt, model, groups, rng)
+            train_head(cfg, rt, model, feats, rng, cfg.head.steps)
         ckpt.save("altfreeze", 0, model, {})
     for r in range(cfg.altfreeze.rounds):
         if state is not None and state["stage"] == "done":

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from realtime.errors import UserError
-from training.config import load_config
+from training.config import config_from_dict, config_to_dict, load_config
 
 SHIPPED = Path(__file__).resolve().parents[2] / "training" / "configs" / "callshield_v1.yaml"
 
@@ -45,3 +45,10 @@ def test_unknown_yaml_key_is_a_user_error(tmp_path: Path) -> None:
 def test_missing_config_file(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="not found"):
         load_config(tmp_path / "missing.yaml")
+
+
+
+def test_config_round_trips_through_a_checkpoint_dict() -> None:
+    cfg = load_config(SHIPPED, ["data.calib_folds=3", "encoder.steps=9"])
+    again = config_from_dict(config_to_dict(cfg))
+    assert again == cfg

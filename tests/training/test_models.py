@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -31,6 +33,22 @@ def test_encode_and_head_compose_to_forward() -> None:
     with torch.no_grad():
         feats = model.encode(clip[0])
         assert torch.allclose(model.score_window(feats[None]), model(clip)["logit"], atol=1e-5)
+
+
+def test_pool_head_is_the_mean_of_frame_logits_and_shares_the_classifier(tmp_path: Path) -> None:
+    model = create_detector("mnv2_pool", feature_dim=8).eval()
+    clip = torch.randn(2, 5, 3, 64, 64)
+    with torch.no_grad():
+        out = model(clip)
+        assert torch.allclose(out["logit"], out["frame_logit"].mean(dim=1), atol=1e-6)
+        model.frame_classifier.bias.add_(1.0)  # one classifier, not a copy: the head moves with it
+        assert torch.allclose(model(clip)["logit"], out["logit"] + 1.0, atol=1e-5)
+    torch.save(model.state_dict(), tmp_path / "m.pt")
+    again = create_detector("mnv2_pool", feature_dim=8).eval()
+    again.load_state_dict(torch.load(tmp_path / "m.pt"))
+    assert again.head.classifier is again.frame_classifier
+    with torch.no_grad():
+        assert torch.allclose(again(clip)["logit"], model(clip)["logit"], atol=1e-6)
 
 
 def test_unknown_detector_names_the_known_ones() -> None:

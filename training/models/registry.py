@@ -17,18 +17,21 @@ import torch
 from torch import nn
 
 from training.models.mobilenetv2 import MobileNetV2Features
-from training.models.temporal import GRUHead, MeanPoolHead, TemporalConvHead
+from training.models.temporal import FrameLogitPoolHead, GRUHead, MeanPoolHead, TemporalConvHead
 
 
 class Detector(nn.Module):
     """Per-frame encoder (trunk -> pooled -> projected D-dim feature) plus a temporal head."""
 
-    def __init__(self, trunk: nn.Module, trunk_channels: int, head: nn.Module, feature_dim: int) -> None:
+    def __init__(
+        self, trunk: nn.Module, trunk_channels: int, head: nn.Module | None, feature_dim: int
+    ) -> None:
+        """``head=None`` pools the frame classifier's logits over the window (FrameLogitPoolHead)."""
         super().__init__()
         self.trunk = trunk
         self.project = nn.Sequential(nn.Dropout(0.2), nn.Linear(trunk_channels, feature_dim))
         self.frame_classifier = nn.Linear(feature_dim, 1)
-        self.head = head
+        self.head = head if head is not None else FrameLogitPoolHead(self.frame_classifier)
         self.feature_dim = feature_dim
 
     def encode(self, crops: torch.Tensor) -> torch.Tensor:
@@ -55,12 +58,13 @@ class Detector(nn.Module):
         return [self.trunk, self.project, self.frame_classifier]
 
 
-def _mobilenet(head_cls: Callable[..., nn.Module]) -> Callable[..., Detector]:
+def _mobilenet(head_cls: Callable[..., nn.Module] | None) -> Callable[..., Detector]:
     def build(feature_dim: int = 128, imagenet: str | Path | None = None, **head_cfg: Any) -> Detector:
         trunk = MobileNetV2Features()
         if imagenet:
             trunk.load_imagenet(imagenet)
-        return Detector(trunk, trunk.out_channels, head_cls(feature_dim, **head_cfg), feature_dim)
+        head = head_cls(feature_dim, **head_cfg) if head_cls is not None else None
+        return Detector(trunk, trunk.out_channels, head, feature_dim)
 
     return build
 
@@ -69,6 +73,7 @@ DETECTORS: dict[str, Callable[..., Detector]] = {
     "mnv2_tconv": _mobilenet(TemporalConvHead),
     "mnv2_mean": _mobilenet(MeanPoolHead),
     "mnv2_gru": _mobilenet(GRUHead),
+    "mnv2_pool": _mobilenet(None),  # window score = mean of the frame classifier's logits
 }
 
 

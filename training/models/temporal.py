@@ -38,6 +38,24 @@ class TemporalConvHead(nn.Module):
         return self.mlp(torch.cat([conv, mean, spread, motion], dim=1)).squeeze(1)
 
 
+class FrameLogitPoolHead(nn.Module):
+    """Average the frame classifier's logits over the window: ``(B, T, D)`` -> ``(B,)``.
+
+    Why a head without parameters of its own: on identities held out from training, every learned
+    temporal head scored below the plain mean of per-frame probabilities (MODEL_CARD.md). The
+    features already separate the training clips, so a head trained on them learns those clips.
+    Pooling the logits of the frame classifier that stage 1 trained keeps the window's evidence
+    (a swap that shows in some frames and not others still moves the mean) without that fit.
+    """
+
+    def __init__(self, classifier: nn.Linear) -> None:
+        super().__init__()
+        self.classifier = classifier  # shared with Detector.frame_classifier, not a copy
+
+    def forward(self, window: torch.Tensor) -> torch.Tensor:
+        return self.classifier(window).squeeze(-1).mean(dim=1)
+
+
 class MeanPoolHead(nn.Module):
     """Baseline head: average the per-frame features and classify (no temporal modelling)."""
 
