@@ -45,9 +45,7 @@ def score_heldout(checkpoint: Path, config: TrainConfig) -> list[HeldoutScore]:
     train_rows = [r for r in read_manifest(data.manifest) if r.split == "train"]
     heldout = heldout_identities(train_rows, data)
     excluded = set(data.exclude_multi_face_fakes)  # their label does not hold for every face
-    rows = [
-        r for r in train_rows if r.kind == "video" and r.identity in heldout and r.path not in excluded
-    ]
+    rows = [r for r in train_rows if r.kind == "video" and r.identity in heldout and r.path not in excluded]
     spec = CacheSpec(
         crop=CropSpec(size=data.crop_size, scale=data.crop_scale),
         every=data.every,

@@ -9,14 +9,14 @@ import pytest
 from realtime.errors import UserError
 from training.config import config_from_dict, config_to_dict, load_config
 
-SHIPPED = Path(__file__).resolve().parents[2] / "training" / "configs" / "callshield_v1.yaml"
+SHIPPED = Path(__file__).resolve().parents[2] / "training" / "configs" / "callshield_v2.yaml"
 
 
 def test_shipped_config_loads() -> None:
     cfg = load_config(SHIPPED)
-    assert cfg.model.name == "mnv2_tconv"
+    assert cfg.model.name == "mnv2_pool"
     assert cfg.model.window == 8
-    assert cfg.encoder.dann_weight > 0
+    assert cfg.encoder.twin_prob == 1.0
 
 
 def test_overrides_are_typed(tmp_path: Path) -> None:
@@ -45,7 +45,6 @@ def test_unknown_yaml_key_is_a_user_error(tmp_path: Path) -> None:
 def test_missing_config_file(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="not found"):
         load_config(tmp_path / "missing.yaml")
-
 
 
 def test_config_round_trips_through_a_checkpoint_dict() -> None:

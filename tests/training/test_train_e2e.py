@@ -25,7 +25,9 @@ from training.manifest import read_manifest  # noqa: E402
 from training.manipulate import make_self_blended_video  # noqa: E402
 
 N_FRAMES = 24
-CONFIG = Path(__file__).resolve().parents[2] / "training" / "configs" / "callshield_v1.yaml"
+CONFIGS = Path(__file__).resolve().parents[2] / "training" / "configs"
+CONFIG = CONFIGS / "callshield_v1.yaml"  # the previous recipe: DANN, learned head, AltFreezing
+SHIPPED = CONFIGS / "callshield_v2.yaml"  # the shipped model's recipe
 
 
 @pytest.fixture(scope="module")
@@ -109,6 +111,34 @@ def test_train_resume_and_export(tiny_manifest: Path, tmp_path: Path) -> None:
     # resuming a finished run trains nothing more and exports again
     assert main(["train", str(CONFIG), *overrides, "--resume"]) == 0
     assert onnx_path.stat().st_mtime_ns >= before
+
+
+def test_shipped_recipe_trains_and_exports_a_pooling_head(tiny_manifest: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    overrides = [
+        f"data.manifest={tiny_manifest}",
+        f"data.cache_dir={tmp_path / 'cache'}",
+        f"out_dir={out}",
+        f"data.max_frames={N_FRAMES}",
+        f"data.call_max_frames={N_FRAMES}",
+        "data.calib_fraction=0",
+        "data.exclude_multi_face_fakes=",
+        "model.imagenet=",
+        "model.window=4",
+        "encoder.steps=2",
+        "encoder.batch=4",
+        "encoder.warmup=1",
+    ]
+    assert main(["train", str(SHIPPED), *overrides]) == 0
+    backend = load_backend(out / "model.onnx")
+    assert backend.meta.model_version == "callshield-v2"
+    rng = np.random.default_rng(0)
+    feats = backend.encode(rng.normal(size=(4, 3, 128, 128)).astype(np.float32))
+    window_logit = backend.head(feats[None])[0]
+    # the exported head pools: a window's logit is the mean of its frames' own logits
+    frame_logits = [backend.head(np.repeat(feats[t : t + 1, None], 4, axis=1))[0] for t in range(4)]
+    assert abs(window_logit - float(np.mean(frame_logits))) < 1e-4
+    assert np.ptp(frame_logits) > 0  # the frames differ, so this checks pooling, not a constant
 
 
 def test_train_reports_missing_manifest(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
