@@ -66,9 +66,9 @@ def test_crop_cache_is_resumable_and_atomic(tiny_manifest: Path, tmp_path: Path)
         assert len(data["crops"]) == N_FRAMES // 2  # every 2nd frame
 
 
-def test_train_resume_and_export(tiny_manifest: Path, tmp_path: Path) -> None:
-    out = tmp_path / "run"
-    overrides = [
+def _tiny_run(tiny_manifest: Path, tmp_path: Path, out: Path) -> list[str]:
+    """Overrides that shrink a recipe to two encoder steps on the tiny manifest."""
+    return [
         f"data.manifest={tiny_manifest}",
         f"data.cache_dir={tmp_path / 'cache'}",
         f"out_dir={out}",
@@ -80,6 +80,13 @@ def test_train_resume_and_export(tiny_manifest: Path, tmp_path: Path) -> None:
         "model.window=4",
         "encoder.steps=2",
         "encoder.batch=4",
+    ]
+
+
+def test_train_resume_and_export(tiny_manifest: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    overrides = [
+        *_tiny_run(tiny_manifest, tmp_path, out),
         "encoder.target_batch=2",
         "encoder.warmup=1",
         "head.steps=3",
@@ -115,20 +122,7 @@ def test_train_resume_and_export(tiny_manifest: Path, tmp_path: Path) -> None:
 
 def test_shipped_recipe_trains_and_exports_a_pooling_head(tiny_manifest: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    overrides = [
-        f"data.manifest={tiny_manifest}",
-        f"data.cache_dir={tmp_path / 'cache'}",
-        f"out_dir={out}",
-        f"data.max_frames={N_FRAMES}",
-        f"data.call_max_frames={N_FRAMES}",
-        "data.calib_fraction=0",
-        "data.exclude_multi_face_fakes=",
-        "model.imagenet=",
-        "model.window=4",
-        "encoder.steps=2",
-        "encoder.batch=4",
-        "encoder.warmup=1",
-    ]
+    overrides = [*_tiny_run(tiny_manifest, tmp_path, out), "encoder.warmup=1"]
     assert main(["train", str(SHIPPED), *overrides]) == 0
     backend = load_backend(out / "model.onnx")
     assert backend.meta.model_version == "callshield-v2"
