@@ -17,12 +17,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from engines.artifact import ModelFileError
+from realtime.atomic import write_bytes_atomic
 
 SIDECAR_SUFFIX = ".json"
 ENGINE_SUFFIX = ".engine"
@@ -190,9 +190,9 @@ class EngineCache:
         """Write engine + sidecar (sidecar last: an engine without one is never picked up)."""
         self.root.mkdir(parents=True, exist_ok=True)
         path = self.path_for(key)
-        _atomic_write(path, engine)
+        write_bytes_atomic(engine, path)
         sidecar = json.dumps({"key": key.to_dict(), "extra": extra or {}}, sort_keys=True, indent=1)
-        _atomic_write(sidecar_path(path), sidecar.encode())
+        write_bytes_atomic(sidecar.encode(), sidecar_path(path))
         return path
 
     def evict(self, key: EngineKey) -> None:
@@ -202,13 +202,3 @@ class EngineCache:
 
     def entries(self) -> list[Path]:
         return sorted(self.root.glob(f"*{ENGINE_SUFFIX}")) if self.root.is_dir() else []
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)

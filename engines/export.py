@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import tempfile
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -42,6 +40,7 @@ from engines.artifact import (
     ModelFileError,
     ModelMeta,
 )
+from realtime.atomic import atomic_path
 
 if TYPE_CHECKING:
     import torch
@@ -76,12 +75,6 @@ class ExportResult:
     logit_max_abs_diff: float
 
 
-def _atomic_target(path: Path) -> tuple[int, Path]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    return fd, Path(tmp)
-
-
 def save_checkpoint(
     path: str | Path, model: Detector, config: dict[str, Any], meta: ModelMeta, **extra: Any
 ) -> Path:
@@ -91,14 +84,9 @@ def save_checkpoint(
     if "model" not in config or "name" not in config["model"]:
         raise ValueError("config must hold model.name (the detector's registry name)")
     path = Path(path)
-    fd, tmp = _atomic_target(path)
-    os.close(fd)
-    try:
-        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-        torch.save({"config": config, "model_state": state, "meta": meta.to_json(), **extra}, str(tmp))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    with atomic_path(path) as tmp:
+        torch.save({"config": config, "model_state": state, "meta": meta.to_json(), **extra}, tmp)
     return path
 
 
@@ -213,16 +201,11 @@ def export_onnx(
     except onnx.checker.ValidationError as exc:
         raise ExportError(f"exported graph fails onnx.checker: {str(exc).splitlines()[0]}") from None
 
-    fd, tmp = _atomic_target(path)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(proto.SerializeToString())
+    with atomic_path(path) as tmp:
+        Path(tmp).write_bytes(proto.SerializeToString())
         feat_diff, logit_diff = (
-            parity(model, tmp, meta, atol=atol) if self_test else (float("nan"), float("nan"))
+            parity(model, Path(tmp), meta, atol=atol) if self_test else (float("nan"), float("nan"))
         )
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return ExportResult(path, path.stat().st_size, feat_diff, logit_diff)
 
 

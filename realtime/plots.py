@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from engines.artifact import Thresholds
-from realtime.sinks import atomic_path
+from realtime.atomic import atomic_path
 from realtime.video_score import VideoResult
 
 BAND_COLOURS = {"real": "#d8f0d8", "uncertain": "#f2f2f2", "suspicious": "#fdebc8", "fake": "#f8d0d0"}

@@ -6,21 +6,18 @@ plug in here later by implementing :class:`Sink` and handing heavy work to their
 event loop. A sink whose consumer has gone away (closed pipe, closed window) raises
 :class:`SinkClosed` and the pipeline stops cleanly.
 
-Also here: :func:`atomic_path`, the one way this package writes result files (temp file in the same
-folder, then a rename), so an interrupted run never leaves a half-written JSON or PNG behind.
+Result files are written through :mod:`realtime.atomic`, so an interrupted run never leaves a
+half-written JSON or PNG behind.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import sys
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Protocol, runtime_checkable
+from typing import IO, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -107,35 +104,3 @@ class CallbackSink:
     def close(self) -> None:
         if self._on_close is not None:
             self._on_close()
-
-
-@contextlib.contextmanager
-def atomic_path(target: str | Path) -> Iterator[str]:
-    """Yield a temp path next to ``target``; rename it onto ``target`` only if the block succeeds."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; results are ordinary files
-    try:
-        yield tmp
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def write_text_atomic(text: str, target: str | Path) -> Path:
-    with atomic_path(target) as tmp, open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    return Path(target)
-
-
-def write_json_atomic(data: Any, target: str | Path) -> Path:
-    return write_text_atomic(json.dumps(data, indent=2) + "\n", target)

@@ -14,8 +14,6 @@ low light...). The ``call`` crops are the unlabelled target domain of the advers
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +22,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from realtime.atomic import atomic_path
 from realtime.crop import CropSpec, align_face
 from realtime.faces import FaceDetector
 from realtime.tracker import FaceTracker
@@ -122,10 +121,7 @@ def crop_main_track(
 
 def save_clip(clip: CachedClip, path: Path) -> None:
     """Atomic write: a crash never leaves a half-written cache entry behind."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=".tmp.npz") as tmp:  # np.savez appends .npz to other names
         np.savez(
             tmp,
             crops=clip.crops,
@@ -135,10 +131,6 @@ def save_clip(clip: CachedClip, path: Path) -> None:
             mesh=clip.mesh,
             fps=np.float32(clip.fps),
         )
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def load_clip(path: Path) -> CachedClip:

@@ -17,9 +17,7 @@ Conventions that matter for honest numbers:
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
@@ -29,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from realtime import atomic
 from training.manifest import ManifestRow
 from training.metrics import binary_metrics, roc_auc, roc_curve
 
@@ -206,18 +205,7 @@ def format_table(report: dict[str, Any]) -> str:
 
 def write_json_atomic(data: dict[str, Any], path: str | Path) -> Path:
     """JSON (strict: no NaN) via temp file + rename, so a crash never leaves half a report."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(data, indent=2, allow_nan=False, sort_keys=False)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic.write_json_atomic(data, path, allow_nan=False)
 
 
 def plot_roc(
@@ -265,15 +253,8 @@ def plot_roc(
         ax.legend(loc="lower right", fontsize=7)
         ax.grid(alpha=0.3)
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
-        os.close(fd)
-        try:
+        with atomic.atomic_path(path, suffix=".png") as tmp:
             fig.savefig(tmp, format="png", bbox_inches="tight")
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
     finally:
         plt.close(fig)
     return path

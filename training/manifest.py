@@ -14,12 +14,12 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
-import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from realtime.atomic import atomic_path
 from realtime.errors import InputError, UserError
 
 COLUMNS: tuple[str, ...] = ("path", "kind", "label", "source", "identity", "method", "pair_id", "split")
@@ -144,17 +144,11 @@ def write_manifest(rows: Iterable[ManifestRow], path: str | Path) -> Path:
     path = Path(path)
     out_dir = path.resolve().parent
     out_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=out_dir)
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh, lineterminator="\n")
-            writer.writerow(COLUMNS)
-            for row in rows:
-                writer.writerow([_relative_path(row, out_dir), *(getattr(row, c) for c in COLUMNS[1:])])
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(COLUMNS)
+        for row in rows:
+            writer.writerow([_relative_path(row, out_dir), *(getattr(row, c) for c in COLUMNS[1:])])
     return path
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
-import tempfile
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -23,6 +22,7 @@ import av
 import cv2
 import numpy as np
 
+from realtime.atomic import atomic_path
 from realtime.crop import CropSpec, crop_matrix
 from realtime.errors import InputError
 from training.landmarks import CropLandmarker, FaceLandmarks
@@ -137,67 +137,59 @@ def make_self_blended_video(
     if max_frames is not None:
         total = min(total, max_frames) if total else max_frames
 
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dst.stem}.", suffix=".mp4", dir=dst.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
     half = CropSpec(size=MANIP_CROP.size // 2, scale=MANIP_CROP.scale)
     tracks: dict[int, tuple[SblParams, np.random.Generator]] = {}
     n_frames = blended = 0
-    try:
-        with (
-            container,
-            av.open(str(tmp), "w", format="mp4") as out,
-            FaceDetector("full") as detector,
-            CropLandmarker(half) as landmarker,
-        ):
-            tracker = FaceTracker()
-            out_stream: Any = None
-            bar = tqdm(total=total, desc=f"manipulating {src.name}", unit="frame", file=sys.stderr,
-                       disable=not progress)  # fmt: skip
-            try:
-                frames_iter = container.decode(stream)
-                for frame in frames_iter:
-                    if max_frames is not None and n_frames >= max_frames:
-                        break
-                    rgb = frame.to_ndarray(format="rgb24")
-                    h, w = rgb.shape[0] // 2 * 2, rgb.shape[1] // 2 * 2
-                    rgb = np.ascontiguousarray(rgb[:h, :w])
-                    if out_stream is None:
-                        out_stream = out.add_stream("libx264", rate=Fraction(rate).limit_denominator(1001))
-                        out_stream.width, out_stream.height, out_stream.pix_fmt = w, h, "yuv420p"
-                        out_stream.options = {"crf": str(OUTPUT_CRF), "preset": "veryfast"}
-                    touched = False
-                    for track, _det in tracker.update(detector(rgb), n_frames / fps):
-                        if track.track_id not in tracks:
-                            tracks[track.track_id] = _track_params(seed, track.track_id)
-                        base, rng = tracks[track.track_id]
-                        marks = landmarker.from_frame(rgb, track.keypoints)
-                        scaled = None if marks is None else FaceLandmarks.from_points(marks.points * 2)
-                        matrix = crop_matrix(track.keypoints, MANIP_CROP)
-                        side = (MANIP_CROP.size, MANIP_CROP.size)
-                        crop = cv2.warpAffine(rgb, matrix, side, borderMode=cv2.BORDER_REFLECT101)
-                        fake, mask = self_blend(crop, scaled, jitter_params(base, rng, FRAME_JITTER))
-                        rgb = paste_face(rgb, fake, mask, matrix)
-                        touched = True
-                    blended += touched
-                    video_frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-                    for packet in out_stream.encode(video_frame):
-                        out.mux(packet)
-                    n_frames += 1
-                    bar.update(1)
-            except av.FFmpegError as exc:
-                raise InputError(f"{src} is corrupt after frame {n_frames} ({exc})") from None
-            finally:
-                bar.close()
-            if out_stream is None:
-                raise InputError(f"{src} has no decodable frames")
-            for packet in cast(Any, out_stream).encode(None):
-                out.mux(packet)
-        os.replace(tmp, dst)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with (
+        atomic_path(dst, suffix=".mp4") as tmp,
+        container,
+        av.open(str(tmp), "w", format="mp4") as out,
+        FaceDetector("full") as detector,
+        CropLandmarker(half) as landmarker,
+    ):
+        tracker = FaceTracker()
+        out_stream: Any = None
+        bar = tqdm(total=total, desc=f"manipulating {src.name}", unit="frame", file=sys.stderr,
+                   disable=not progress)  # fmt: skip
+        try:
+            frames_iter = container.decode(stream)
+            for frame in frames_iter:
+                if max_frames is not None and n_frames >= max_frames:
+                    break
+                rgb = frame.to_ndarray(format="rgb24")
+                h, w = rgb.shape[0] // 2 * 2, rgb.shape[1] // 2 * 2
+                rgb = np.ascontiguousarray(rgb[:h, :w])
+                if out_stream is None:
+                    out_stream = out.add_stream("libx264", rate=Fraction(rate).limit_denominator(1001))
+                    out_stream.width, out_stream.height, out_stream.pix_fmt = w, h, "yuv420p"
+                    out_stream.options = {"crf": str(OUTPUT_CRF), "preset": "veryfast"}
+                touched = False
+                for track, _det in tracker.update(detector(rgb), n_frames / fps):
+                    if track.track_id not in tracks:
+                        tracks[track.track_id] = _track_params(seed, track.track_id)
+                    base, rng = tracks[track.track_id]
+                    marks = landmarker.from_frame(rgb, track.keypoints)
+                    scaled = None if marks is None else FaceLandmarks.from_points(marks.points * 2)
+                    matrix = crop_matrix(track.keypoints, MANIP_CROP)
+                    side = (MANIP_CROP.size, MANIP_CROP.size)
+                    crop = cv2.warpAffine(rgb, matrix, side, borderMode=cv2.BORDER_REFLECT101)
+                    fake, mask = self_blend(crop, scaled, jitter_params(base, rng, FRAME_JITTER))
+                    rgb = paste_face(rgb, fake, mask, matrix)
+                    touched = True
+                blended += touched
+                video_frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+                for packet in out_stream.encode(video_frame):
+                    out.mux(packet)
+                n_frames += 1
+                bar.update(1)
+        except av.FFmpegError as exc:
+            raise InputError(f"{src} is corrupt after frame {n_frames} ({exc})") from None
+        finally:
+            bar.close()
+        if out_stream is None:
+            raise InputError(f"{src} has no decodable frames")
+        for packet in cast(Any, out_stream).encode(None):
+            out.mux(packet)
     return ManipulationSummary(
         frames=n_frames, blended_frames=blended, tracks=len(tracks), size=(w, h), fps=fps
     )

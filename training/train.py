@@ -30,6 +30,7 @@ from torch import nn
 from tqdm import tqdm
 
 from engines.artifact import ModelMeta, Thresholds
+from realtime.atomic import atomic_path
 from realtime.crop import CropSpec
 from realtime.errors import UserError
 from training.augment import augment_crop, augment_window
@@ -230,9 +231,8 @@ class Checkpointer:
             "config": config_to_dict(self.cfg),
             **extra,
         }
-        tmp = self.path.with_suffix(".tmp")
-        torch.save(state, tmp)
-        os.replace(tmp, self.path)
+        with atomic_path(self.path) as tmp:
+            torch.save(state, tmp)
 
     def load(self) -> dict[str, Any] | None:
         if not self.path.exists():

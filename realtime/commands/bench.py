@@ -49,8 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from realtime.atomic import write_json_atomic
     from realtime.bench import build_view, format_table, run_bench
-    from realtime.sinks import write_json_atomic
 
     if args.frames < 1:
         raise UserError("--frames must be at least 1")

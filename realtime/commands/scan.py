@@ -51,8 +51,8 @@ def output_names(videos: list[Path]) -> dict[Path, str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from realtime.atomic import write_text_atomic
     from realtime.plots import plot_risk
-    from realtime.sinks import write_text_atomic
     from realtime.video_score import score_video
 
     if args.max_frames is not None and args.max_frames < 1:
