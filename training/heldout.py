@@ -12,18 +12,23 @@ sliding windows, and the plain mean of per-frame probabilities.
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from engines.artifact import ModelFileError
+from engines.export import load_checkpoint
 from realtime.crop import CropSpec
+from realtime.errors import UserError
 from training.cache import CacheSpec, build_cache, load_clip
 from training.clips import heldout_identities
 from training.config import TrainConfig, config_from_dict, load_config
 from training.manifest import read_manifest
 from training.metrics import roc_auc
+from training.models import Detector
 from training.train import Runtime, encode_clip, window_logits
 
 
@@ -36,10 +41,9 @@ class HeldoutScore:
     frame: float  # mean per-frame probability of the frame classifier
 
 
-def score_heldout(checkpoint: Path, config: TrainConfig) -> list[HeldoutScore]:
-    from engines.export import load_checkpoint
-
-    model = load_checkpoint(checkpoint).model.eval()
+def score_heldout(model: Detector, config: TrainConfig) -> list[HeldoutScore]:
+    """Score ``model`` on the train identities ``config`` holds out from fitting."""
+    model.eval()
     rt = Runtime(device=torch.device("cpu"), rank=0, world=1, writer=None)
     data = config.data
     train_rows = [r for r in read_manifest(data.manifest) if r.split == "train"]
@@ -85,12 +89,12 @@ def main() -> None:
         help="config naming the manifest, cache and held-out identities (default: the checkpoint's own)",
     )
     args = parser.parse_args()
-    if args.config is not None:
-        config = load_config(args.config)
-    else:
-        saved = torch.load(args.checkpoint, map_location="cpu", weights_only=True)
-        config = config_from_dict(saved["config"])
-    scores = score_heldout(args.checkpoint, config)
+    try:
+        checkpoint = load_checkpoint(args.checkpoint)
+        config = load_config(args.config) if args.config else config_from_dict(checkpoint.config)
+    except (ModelFileError, UserError) as exc:
+        sys.exit(f"error: {exc}")
+    scores = score_heldout(checkpoint.model, config)
     live = [s for s in scores if s.source == "deepfacelive"]
     for s in scores:
         print(f"{s.path[-50:]:50s} {'fake' if s.label else 'real'} head={s.head:.3f} frame={s.frame:.3f}")

@@ -108,10 +108,12 @@ def test_train_resume_and_export(tiny_manifest: Path, tmp_path: Path) -> None:
     assert feats.shape == (2, backend.meta.feature_dim)
     assert backend.head(np.repeat(feats[:1, None], 4, axis=1)).shape == (1,)
     # model selection on held-out train identities runs on the checkpoint (here: every identity held out)
+    from engines.export import load_checkpoint
     from training.config import load_config
     from training.heldout import score_heldout
 
-    held = score_heldout(out / "model.pt", load_config(CONFIG, [*overrides, "data.calib_fraction=1"]))
+    model = load_checkpoint(out / "model.pt").model
+    held = score_heldout(model, load_config(CONFIG, [*overrides, "data.calib_fraction=1"]))
     assert sorted(s.label for s in held) == [0, 1]
     assert all(0.0 <= s.head <= 1.0 and 0.0 <= s.frame <= 1.0 for s in held)
     before = onnx_path.stat().st_mtime_ns
