@@ -21,15 +21,14 @@ import torch
 
 from engines.artifact import ModelFileError
 from engines.export import load_checkpoint
-from realtime.crop import CropSpec
 from realtime.errors import UserError
-from training.cache import CacheSpec, build_cache, load_clip
+from training.cache import build_cache, load_clip
 from training.clips import heldout_identities
 from training.config import TrainConfig, config_from_dict, load_config
 from training.manifest import read_manifest
 from training.metrics import roc_auc
 from training.models import Detector
-from training.train import Runtime, encode_clip, window_logits
+from training.train import Runtime, clean_cache_spec, encode_clip, window_logits
 
 
 @dataclass
@@ -50,12 +49,7 @@ def score_heldout(model: Detector, config: TrainConfig) -> list[HeldoutScore]:
     heldout = heldout_identities(train_rows, data)
     excluded = set(data.exclude_multi_face_fakes)  # their label does not hold for every face
     rows = [r for r in train_rows if r.kind == "video" and r.identity in heldout and r.path not in excluded]
-    spec = CacheSpec(
-        crop=CropSpec(size=data.crop_size, scale=data.crop_scale),
-        every=data.every,
-        max_frames=data.max_frames,
-    )
-    entries = build_cache(rows, spec, Path(data.cache_dir).expanduser())
+    entries = build_cache(rows, clean_cache_spec(data), Path(data.cache_dir).expanduser())
     scores = []
     for row in rows:
         if row.path not in entries:

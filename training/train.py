@@ -19,7 +19,7 @@ import json
 import math
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ from realtime.errors import UserError
 from training.augment import augment_crop, augment_window
 from training.cache import CacheSpec, build_cache
 from training.clips import Clip, ClipGroups, heldout_identities, load_clips, pick
-from training.config import TrainConfig, config_to_dict
+from training.config import DataConfig, TrainConfig, config_to_dict
 from training.manifest import ManifestRow, read_manifest
 from training.models import Detector, create_detector
 from training.models.domain import DomainClassifier, dann_strength
@@ -115,18 +115,26 @@ def autocast(rt: Runtime) -> Any:
 # --------------------------------------------------------------------------------------- data
 
 
+def crop_spec(data: DataConfig) -> CropSpec:
+    """The crop the model is trained on (and that its metadata tells the runtime to cut)."""
+    return CropSpec(size=data.crop_size, scale=data.crop_scale)
+
+
+def clean_cache_spec(data: DataConfig) -> CacheSpec:
+    """The cache of unaltered crops every stage and the held-out scoring read."""
+    return CacheSpec(crop=crop_spec(data), domain="clean", every=data.every, max_frames=data.max_frames)
+
+
 def load_data(cfg: TrainConfig, rt: Runtime) -> tuple[ClipGroups, list[Clip], list[Clip]]:
     """Build (or reuse) the crop caches and split train rows into fit / calibration identities."""
     rows = read_manifest(cfg.data.manifest)
     train_rows = [r for r in rows if r.split == "train"]
     excluded = set(cfg.data.exclude_multi_face_fakes)
-    spec = CropSpec(size=cfg.data.crop_size, scale=cfg.data.crop_scale)
     cache_dir = Path(cfg.data.cache_dir).expanduser()
-    clean_spec = CacheSpec(crop=spec, domain="clean", every=cfg.data.every, max_frames=cfg.data.max_frames)
-    call_spec = CacheSpec(
-        crop=spec,
+    clean_spec = clean_cache_spec(cfg.data)
+    call_spec = replace(
+        clean_spec,
         domain="call",
-        every=cfg.data.every,
         max_frames=cfg.data.call_max_frames,
         seed=cfg.seed,
         landmarks_for_real=False,
@@ -567,7 +575,7 @@ def make_meta(
 ) -> ModelMeta:
     return ModelMeta(
         model_version=cfg.model_version,
-        crop=CropSpec(size=cfg.data.crop_size, scale=cfg.data.crop_scale),
+        crop=crop_spec(cfg.data),
         mean=IMAGENET_MEAN,
         std=IMAGENET_STD,
         window=cfg.model.window,
