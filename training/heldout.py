@@ -38,6 +38,7 @@ class HeldoutScore:
     label: int
     head: float  # mean sigmoid of the temporal head's window logits
     frame: float  # mean per-frame probability of the frame classifier
+    pair_id: str = ""  # a fake and the real footage it was made from share one
 
 
 def score_heldout(model: Detector, config: TrainConfig) -> list[HeldoutScore]:
@@ -65,9 +66,22 @@ def score_heldout(model: Detector, config: TrainConfig) -> list[HeldoutScore]:
                 row.target,
                 float(np.mean(1 / (1 + np.exp(-head)))),
                 float(np.mean(1 / (1 + np.exp(-frame_logits)))),
+                row.pair_id,
             )
         )
     return scores
+
+
+def twin_wins(scores: list[HeldoutScore]) -> float:
+    """Share of fakes whose frame-mean score is above their own real twin's (same footage).
+
+    AUC compares every fake with every real across streams; this compares each fake only with the
+    stream it was made from, so it shows whether the model ranks the swap even where the stream
+    itself moves the score.
+    """
+    reals = {s.pair_id: s.frame for s in scores if s.pair_id and s.label == 0}
+    wins = [s.frame > reals[s.pair_id] for s in scores if s.label == 1 and s.pair_id in reals]
+    return float(np.mean(wins)) if wins else float("nan")
 
 
 def auc_of(scores: list[HeldoutScore], attr: str) -> float:
@@ -95,6 +109,7 @@ def main() -> None:
     for name, group in (("all", scores), ("deepfacelive", live)):
         head, frame = auc_of(group, "head"), auc_of(group, "frame")
         print(f"{name} ({len(group)} videos): head AUC {head:.3f}, frame-mean AUC {frame:.3f}")
+    print(f"deepfacelive fakes scored above their real twin: {twin_wins(live):.2f}")
 
 
 if __name__ == "__main__":
