@@ -127,6 +127,18 @@ def summarise(
         "by_source": by_source,
         "by_method": by_method,
         "no_face": [v.row.path for v in scored if v.score is None],
+        # every scored file, so a user can see which videos were flagged, not only the aggregates
+        "videos": [
+            {
+                "path": v.row.path,
+                "source": v.row.source,
+                "method": v.row.method,
+                "label": v.row.label,
+                "score": None if v.score is None else float(v.score),
+                "flagged": v.effective_score >= threshold,
+            }
+            for v in scored
+        ],
         "skipped": [{"path": s.row.path, "reason": s.reason} for s in skipped],
         "notes": notes + [f"{v.row.path}: {v.note}" for v in scored if v.note],
     }

@@ -93,6 +93,13 @@ def test_no_face_counts_as_uncertain_and_is_listed() -> None:
     y = np.array([v.row.target for v in scored])
     assert report["video_auc"] == pytest.approx(skm.roc_auc_score(y, s))
     assert report["no_face"] == [scored[0].row.path, scored[45].row.path]
+    # the per-video list keeps the unscored file as null, not as the stand-in 0.5
+    videos = {v["path"]: v for v in report["videos"]}
+    assert len(videos) == 80
+    assert videos[scored[0].row.path]["score"] is None
+    assert videos[scored[1].row.path]["score"] == pytest.approx(scored[1].score)
+    assert videos[scored[1].row.path]["flagged"] == (scored[1].effective_score >= 0.65)
+    assert videos[scored[45].row.path]["label"] == "fake"
     table = format_table(report)
     assert "no usable face" in table and scored[45].row.path in table
 
