@@ -6,12 +6,15 @@ never trained on, so recipes are compared here and val is measured once, afterwa
 from the training crop cache (clean domain), scored in PyTorch two ways: the temporal head over
 sliding windows, and the plain mean of per-frame probabilities.
 
-``python -m training.heldout runs/NAME/model.pt`` prints AUCs overall and for deepfacelive.
+``python -m training.heldout runs/NAME/model.pt`` prints AUCs overall and for deepfacelive. Given
+several checkpoints of one recipe (e.g. seeds), it also scores their ensemble (mean of the video
+scores) and their weight average (one network, as cheap to run as each of them).
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,28 +91,76 @@ def auc_of(scores: list[HeldoutScore], attr: str) -> float:
     return roc_auc(np.array([s.label for s in scores]), np.array([getattr(s, attr) for s in scores]))
 
 
+def ensemble(per_model: list[list[HeldoutScore]]) -> list[HeldoutScore]:
+    """Mean of each video's scores over several models (all scored on the same held-out videos)."""
+    by_path = [{s.path: s for s in scores} for scores in per_model]
+    common = [s for s in per_model[0] if all(s.path in m for m in by_path)]
+    return [
+        HeldoutScore(
+            s.path,
+            s.source,
+            s.label,
+            float(np.mean([m[s.path].head for m in by_path])),
+            float(np.mean([m[s.path].frame for m in by_path])),
+            s.pair_id,
+        )
+        for s in common
+    ]
+
+
+def average_weights(models: list[Detector]) -> Detector:
+    """One detector whose parameters and BatchNorm statistics are the mean of ``models``' ("model
+    soup"). Integer buffers (BatchNorm's batch counters) are taken from the first model."""
+    states = [m.state_dict() for m in models]
+    soup = copy.deepcopy(models[0])
+    averaged = {
+        key: (torch.stack([s[key].float() for s in states]).mean(0).to(value.dtype))
+        if value.is_floating_point()
+        else value
+        for key, value in states[0].items()
+    }
+    soup.load_state_dict(averaged)
+    return soup
+
+
+def print_summary(name: str, scores: list[HeldoutScore]) -> None:
+    live = [s for s in scores if s.source == "deepfacelive"]
+    for group_name, group in (("all", scores), ("deepfacelive", live)):
+        head, frame = auc_of(group, "head"), auc_of(group, "frame")
+        print(f"{name}{group_name} ({len(group)} videos): head AUC {head:.3f}, frame-mean AUC {frame:.3f}")
+    print(f"{name}deepfacelive fakes scored above their real twin: {twin_wins(live):.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkpoint", type=Path, help="a model.pt written by callshield train")
+    parser.add_argument(
+        "checkpoint", type=Path, nargs="+", help="one or more model.pt written by callshield train"
+    )
     parser.add_argument(
         "--config",
         default=None,
-        help="config naming the manifest, cache and held-out identities (default: the checkpoint's own)",
+        help="config naming the manifest, cache and held-out identities (default: the first checkpoint's)",
     )
     args = parser.parse_args()
     try:
-        checkpoint = load_checkpoint(args.checkpoint)
-        config = load_config(args.config) if args.config else config_from_dict(checkpoint.config)
+        checkpoints = [load_checkpoint(path) for path in args.checkpoint]
+        config = load_config(args.config) if args.config else config_from_dict(checkpoints[0].config)
+        soup = average_weights([c.model for c in checkpoints]) if len(checkpoints) > 1 else None
     except (ModelFileError, UserError) as exc:
         sys.exit(f"error: {exc}")
-    scores = score_heldout(checkpoint.model, config)
-    live = [s for s in scores if s.source == "deepfacelive"]
-    for s in scores:
+    except RuntimeError as exc:  # load_state_dict: checkpoints of different architectures
+        sys.exit(f"error: these checkpoints cannot be averaged ({str(exc).splitlines()[0][:160]})")
+    per_model = [score_heldout(c.model, config) for c in checkpoints]
+    combined = per_model[0] if len(per_model) == 1 else ensemble(per_model)
+    for s in combined:
         print(f"{s.path[-50:]:50s} {'fake' if s.label else 'real'} head={s.head:.3f} frame={s.frame:.3f}")
-    for name, group in (("all", scores), ("deepfacelive", live)):
-        head, frame = auc_of(group, "head"), auc_of(group, "frame")
-        print(f"{name} ({len(group)} videos): head AUC {head:.3f}, frame-mean AUC {frame:.3f}")
-    print(f"deepfacelive fakes scored above their real twin: {twin_wins(live):.2f}")
+    if soup is None:
+        print_summary("", combined)
+        return
+    for path, scores in zip(args.checkpoint, per_model, strict=True):
+        print_summary(f"[{path}] ", scores)
+    print_summary("[ensemble] ", combined)
+    print_summary("[weight average] ", score_heldout(soup, config))
 
 
 if __name__ == "__main__":
