@@ -49,11 +49,7 @@ def holdout_identity(identity: str, fraction: float, groups: list[list[str]] | N
     Identities listed together in ``groups`` (e.g. deepfacelive face models driven by the same real
     footage) are held out together, or the held-out set would share footage with training.
     """
-    for group in groups or []:
-        if identity in group:
-            identity = "+".join(sorted(group))
-            break
-    digest = hashlib.sha1(f"calib|{identity}".encode()).hexdigest()
+    digest = hashlib.sha1(f"calib|{identity_key(identity, groups)}".encode()).hexdigest()
     return int(digest[:8], 16) / 0xFFFFFFFF < fraction
 
 
