@@ -15,7 +15,6 @@ from both stages, never on the val split.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -30,7 +29,7 @@ from torch import nn
 from tqdm import tqdm
 
 from engines.artifact import ModelMeta, Thresholds
-from realtime.atomic import atomic_path
+from realtime.atomic import atomic_path, write_json_atomic
 from realtime.crop import CropSpec
 from realtime.errors import UserError
 from training.augment import augment_crop, augment_window
@@ -642,7 +641,7 @@ def run_training(cfg: TrainConfig, resume: bool = False) -> Path:
 
         save_checkpoint(final, model, config_to_dict(cfg), meta)
         ckpt.save("done", 0, model, {})
-        (out_dir / "calibration.json").write_text(json.dumps(report, indent=2))
+        write_json_atomic(report, out_dir / "calibration.json")
         print(
             f"saved {final} (temperature {temperature:.2f}, thresholds real<={thresholds.real:.2f} "
             f"fake>={thresholds.fake:.2f}) in {report['train_seconds']:.0f} s",
