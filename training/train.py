@@ -41,9 +41,6 @@ from training.models import Detector, create_detector
 from training.models.domain import DomainClassifier, dann_strength
 from training.sbi import sample_params, self_blend, self_blend_clip
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
 
 @dataclass
 class Runtime:
@@ -89,11 +86,12 @@ def seed_everything(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-def to_tensor(crops: list[np.ndarray] | np.ndarray, device: torch.device) -> torch.Tensor:
+def to_tensor(crops: list[np.ndarray] | np.ndarray, device: torch.device, model: Detector) -> torch.Tensor:
+    """uint8 RGB crops -> the normalised NCHW batch ``model``'s trunk expects."""
     arr = np.ascontiguousarray(np.stack(crops) if isinstance(crops, list) else crops)
     x = torch.from_numpy(arr).to(device).permute(0, 3, 1, 2).float().div_(255.0)
-    mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1)
+    mean = torch.tensor(model.input_mean, device=device).view(1, 3, 1, 1)
+    std = torch.tensor(model.input_std, device=device).view(1, 3, 1, 1)
     return ((x - mean) / std).contiguous(memory_format=torch.channels_last)
 
 
@@ -295,7 +293,7 @@ def train_encoder(
             for _ in range(st.target_batch):
                 clip = pick(rng, groups.target)
                 target_crops.append(clip.data.crops[int(rng.integers(len(clip.data)))])
-        x = to_tensor(crops + target_crops, rt.device)
+        x = to_tensor(crops + target_crops, rt.device, model)
         y = torch.tensor(labels, dtype=torch.float32, device=rt.device)
         with autocast(rt):
             encode = (
@@ -348,7 +346,7 @@ def encode_clip(
     out = []
     for s in range(0, len(crops), chunk):
         with autocast(rt):
-            out.append(model.encode(to_tensor(crops[s : s + chunk], rt.device)).float().cpu().numpy())
+            out.append(model.encode(to_tensor(crops[s : s + chunk], rt.device, model)).float().cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, model.feature_dim), np.float32)
 
 
@@ -486,7 +484,7 @@ def train_altfreeze_encoder(
                 window = clip.window(start, t)
             clips.append(augment_window(window, rng, cfg.encoder.augment))
             labels.append(b % 2)
-        x = to_tensor([c for w in clips for c in w], rt.device).view(
+        x = to_tensor([c for w in clips for c in w], rt.device, model).view(
             af.clip_batch, t, 3, *clips[0][0].shape[:2]
         )
         with autocast(rt):
@@ -570,13 +568,13 @@ def calibrate(
 
 
 def make_meta(
-    cfg: TrainConfig, temperature: float, thresholds: Thresholds, report: dict[str, Any]
+    cfg: TrainConfig, model: Detector, temperature: float, thresholds: Thresholds, report: dict[str, Any]
 ) -> ModelMeta:
     return ModelMeta(
         model_version=cfg.model_version,
         crop=crop_spec(cfg.data),
-        mean=IMAGENET_MEAN,
-        std=IMAGENET_STD,
+        mean=model.input_mean,
+        std=model.input_std,
         window=cfg.model.window,
         stride=cfg.data.every,
         feature_dim=cfg.model.feature_dim,
@@ -634,7 +632,7 @@ def run_training(cfg: TrainConfig, resume: bool = False) -> Path:
     model.eval()
     temperature, thresholds, report = calibrate(cfg, rt, model, calib)
     report["train_seconds"] = round(time.time() - t0, 1)
-    meta = make_meta(cfg, temperature, thresholds, report)
+    meta = make_meta(cfg, model, temperature, thresholds, report)
     final = out_dir / "model.pt"
     if rt.main:
         from engines.export import save_checkpoint

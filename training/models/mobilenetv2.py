@@ -23,6 +23,9 @@ INVERTED_RESIDUAL_SETTING = [
     (6, 320, 1, 1),
 ]
 LAST_CHANNELS = 1280
+# torchvision's ImageNet preprocessing, on 0..1 RGB pixels
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class ConvBNReLU(nn.Sequential):
@@ -57,6 +60,8 @@ class MobileNetV2Features(nn.Module):
     """The convolutional trunk: ``(N, 3, H, W)`` -> ``(N, 1280, H/32, W/32)``."""
 
     out_channels = LAST_CHANNELS
+    input_mean = IMAGENET_MEAN
+    input_std = IMAGENET_STD
 
     def __init__(self) -> None:
         super().__init__()

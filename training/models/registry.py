@@ -16,7 +16,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from training.models.mobilenetv2 import MobileNetV2Features
+from training.models.efficientnet_lite import EfficientNetLite0Features
+from training.models.mobilenetv2 import IMAGENET_MEAN, IMAGENET_STD, MobileNetV2Features
 from training.models.temporal import FrameLogitPoolHead, GRUHead, MeanPoolHead, TemporalConvHead
 
 
@@ -33,6 +34,9 @@ class Detector(nn.Module):
         self.frame_classifier = nn.Linear(feature_dim, 1)
         self.head = head if head is not None else FrameLogitPoolHead(self.frame_classifier)
         self.feature_dim = feature_dim
+        # pixel normalisation the trunk's ImageNet weights expect; it travels into the artifact
+        self.input_mean: tuple[float, float, float] = getattr(trunk, "input_mean", IMAGENET_MEAN)
+        self.input_std: tuple[float, float, float] = getattr(trunk, "input_std", IMAGENET_STD)
 
     def encode(self, crops: torch.Tensor) -> torch.Tensor:
         """``(N, 3, S, S)`` normalised crops -> ``(N, D)`` features."""
@@ -58,9 +62,12 @@ class Detector(nn.Module):
         return [self.trunk, self.project, self.frame_classifier]
 
 
-def _mobilenet(head_cls: Callable[..., nn.Module] | None) -> Callable[..., Detector]:
+def _detector(
+    trunk_cls: type[MobileNetV2Features] | type[EfficientNetLite0Features],
+    head_cls: Callable[..., nn.Module] | None,
+) -> Callable[..., Detector]:
     def build(feature_dim: int = 128, imagenet: str | Path | None = None, **head_cfg: Any) -> Detector:
-        trunk = MobileNetV2Features()
+        trunk = trunk_cls()
         if imagenet:
             trunk.load_imagenet(imagenet)
         head = head_cls(feature_dim, **head_cfg) if head_cls is not None else None
@@ -70,10 +77,11 @@ def _mobilenet(head_cls: Callable[..., nn.Module] | None) -> Callable[..., Detec
 
 
 DETECTORS: dict[str, Callable[..., Detector]] = {
-    "mnv2_tconv": _mobilenet(TemporalConvHead),
-    "mnv2_mean": _mobilenet(MeanPoolHead),
-    "mnv2_gru": _mobilenet(GRUHead),
-    "mnv2_pool": _mobilenet(None),  # window score = mean of the frame classifier's logits
+    "mnv2_tconv": _detector(MobileNetV2Features, TemporalConvHead),
+    "mnv2_mean": _detector(MobileNetV2Features, MeanPoolHead),
+    "mnv2_gru": _detector(MobileNetV2Features, GRUHead),
+    "mnv2_pool": _detector(MobileNetV2Features, None),  # window score = mean of the frame logits
+    "effl0_pool": _detector(EfficientNetLite0Features, None),
 }
 
 
