@@ -38,7 +38,7 @@ from training.clips import Clip, ClipGroups, heldout_identities, load_clips, pic
 from training.config import DataConfig, TrainConfig, config_to_dict
 from training.manifest import ManifestRow, read_manifest
 from training.models import Detector, create_detector
-from training.models.domain import DomainClassifier, dann_strength
+from training.models.domain import DomainClassifier, IdentityAdversary, dann_strength
 from training.sbi import sample_params, self_blend, self_blend_clip
 
 
@@ -170,11 +170,13 @@ def sample_frame_batch(
     batch: int,
     sbi_fraction: float,
     twin_prob: float = 0.5,
-) -> tuple[list[np.ndarray], list[int]]:
-    """Half real, half fake crops. A live-swap fake often brings its own real twin (same frame of the
-    same stream), so the encoder must learn the swap rather than the scene."""
+) -> tuple[list[np.ndarray], list[int], list[str]]:
+    """Half real, half fake crops, with each real footage fake's manifest identity (its face model;
+    "" for reals and pseudo-fakes). A live-swap fake often brings its own real twin (same frame of
+    the same stream), so the encoder must learn the swap rather than the scene."""
     crops: list[np.ndarray] = []
     labels: list[int] = []
+    identities: list[str] = []
     shares = {"sbi": sbi_fraction, "other": 0.1, "live": max(0.0, 0.9 - sbi_fraction)}
     available = {"sbi": groups.sbi_sources, "other": groups.other_fakes, "live": groups.live_fakes}
     kinds = [k for k in shares if available[k] and shares[k] > 0]
@@ -185,22 +187,26 @@ def sample_frame_batch(
         if kind == "sbi":
             crops.append(sample_sbi_crop(rng, groups))
             labels.append(1)
+            identities.append("")
             continue
         clip = pick(rng, available[kind])
         i = int(rng.integers(len(clip.data)))
         crops.append(clip.data.crops[i])
         labels.append(1)
+        identities.append(clip.row.identity)
         twin = pairs.get(clip.row.pair_id) if kind == "live" else None
         if twin is not None and rng.random() < twin_prob and len(crops) < batch:
             j = int(np.searchsorted(twin.data.frame_index, clip.data.frame_index[i]))
             crops.append(twin.data.crops[min(j, len(twin.data) - 1)])
             labels.append(0)
+            identities.append("")
     while len(crops) < batch:
         source = groups.still_reals if (rng.random() < 0.25 and groups.still_reals) else groups.video_reals
         clip = pick(rng, source)
         crops.append(clip.data.crops[int(rng.integers(len(clip.data)))])
         labels.append(0)
-    return crops, labels
+        identities.append("")
+    return crops, labels, identities
 
 
 def freeze_trunk_blocks(model: Detector, n_blocks: int) -> None:
@@ -265,7 +271,17 @@ def train_encoder(
 ) -> None:
     st = cfg.encoder
     freeze_trunk_blocks(model, st.freeze_blocks)
+    fake_ids = sorted({c.row.identity for c in groups.live_fakes + groups.other_fakes})
+    id_index = {name: k for k, name in enumerate(fake_ids)}
+    # built only when used: its initialisation would otherwise move the torch RNG of every recipe
+    adversary = (
+        IdentityAdversary(model.feature_dim, len(fake_ids)).to(rt.device)
+        if st.identity_adv_weight > 0 and len(fake_ids) > 1
+        else None
+    )
     params = [p for p in model.parameters() if p.requires_grad] + list(domain.parameters())
+    if adversary is not None:
+        params += list(adversary.parameters())
     opt = torch.optim.AdamW(params, lr=st.lr, weight_decay=st.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: cosine_lr(s, st.steps, st.warmup))
     start = 0
@@ -273,6 +289,8 @@ def train_encoder(
         opt.load_state_dict(resume["opt_state"])
         sched.load_state_dict(resume["sched_state"])
         domain.load_state_dict(resume["domain_state"])
+        if adversary is not None and "identity_state" in resume:
+            adversary.load_state_dict(resume["identity_state"])
         rng.bit_generator.state = resume["rng_state"]
         start = resume["step"]
     net: nn.Module = model
@@ -281,11 +299,15 @@ def train_encoder(
     model.train()
     freeze_trunk_blocks(model, st.freeze_blocks)
     domain.train()
+    if adversary is not None:
+        adversary.train()
     bar = tqdm(
         range(start, st.steps), desc="stage 1: encoder", disable=not rt.main, initial=start, total=st.steps
     )
     for step in bar:
-        crops, labels = sample_frame_batch(rng, groups, pairs, st.batch, st.sbi_fraction, st.twin_prob)
+        crops, labels, identities = sample_frame_batch(
+            rng, groups, pairs, st.batch, st.sbi_fraction, st.twin_prob
+        )
         crops = [augment_crop(c, rng, st.augment) for c in crops]
         crops = [c[:, ::-1] if rng.random() < 0.5 else c for c in crops]
         target_crops: list[np.ndarray] = []
@@ -310,6 +332,13 @@ def train_encoder(
                 d_label = torch.cat([torch.zeros(len(crops)), torch.ones(len(target_crops))]).to(rt.device)
                 dom_loss = F.binary_cross_entropy_with_logits(d_logit, d_label)
                 loss = loss + st.dann_weight * dom_loss
+            id_loss = torch.zeros((), device=rt.device)
+            rows = [k for k, name in enumerate(identities) if name in id_index]
+            if adversary is not None and len(rows) > 1:
+                id_logits = adversary(feats[rows], dann_strength(step / st.steps)).float()
+                id_target = torch.tensor([id_index[identities[k]] for k in rows], device=rt.device)
+                id_loss = F.cross_entropy(id_logits, id_target)
+                loss = loss + st.identity_adv_weight * id_loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 5.0)
@@ -322,6 +351,7 @@ def train_encoder(
             if rt.writer is not None:
                 rt.writer.add_scalar("encoder/cls_loss", cls_loss.item(), step)
                 rt.writer.add_scalar("encoder/domain_loss", dom_loss.item(), step)
+                rt.writer.add_scalar("encoder/identity_loss", id_loss.item(), step)
                 rt.writer.add_scalar("encoder/acc", acc, step)
                 rt.writer.add_scalar("encoder/lr", sched.get_last_lr()[0], step)
         if (step + 1) % cfg.checkpoint_every == 0 and step + 1 < st.steps:
@@ -333,6 +363,7 @@ def train_encoder(
                     "opt_state": opt.state_dict(),
                     "sched_state": sched.state_dict(),
                     "domain_state": domain.state_dict(),
+                    "identity_state": adversary.state_dict() if adversary is not None else {},
                     "rng_state": rng.bit_generator.state,
                 },
             )

@@ -9,7 +9,12 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from training.models import DETECTORS, create_detector  # noqa: E402
-from training.models.domain import DomainClassifier, dann_strength, grad_reverse  # noqa: E402
+from training.models.domain import (  # noqa: E402
+    DomainClassifier,
+    IdentityAdversary,
+    dann_strength,
+    grad_reverse,
+)
 
 
 @pytest.mark.parametrize("name", sorted(DETECTORS))
@@ -155,3 +160,15 @@ def test_efficientnet_lite0_pads_stride_two_like_tensorflow() -> None:
         assert y.sum().item() == 1.0 and y[0, 0, 0, 0].item() == 1.0
         five = torch.nn.Conv2d(1, 1, 5, 2, 0, bias=False)
         assert five(same_padding(5, 2)(x)).shape[-2:] == (4, 4)
+
+
+def test_identity_adversary_reverses_its_gradient_into_the_features() -> None:
+    feats = torch.randn(6, 8, requires_grad=True)
+    head = IdentityAdversary(8, n_identities=3).eval()
+    target = torch.tensor([0, 1, 2, 0, 1, 2])
+    plain = torch.nn.functional.cross_entropy(head.net(feats), target)
+    (g_plain,) = torch.autograd.grad(plain, feats)
+    adversarial = torch.nn.functional.cross_entropy(head(feats, 0.5), target)
+    (g_adv,) = torch.autograd.grad(adversarial, feats)
+    assert head(feats, 1.0).shape == (6, 3)
+    assert torch.allclose(g_adv, -0.5 * g_plain, atol=1e-6)

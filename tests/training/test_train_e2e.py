@@ -37,9 +37,12 @@ def tiny_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_video(root / "real.mp4", frames)
     make_self_blended_video(root / "real.mp4", root / "fake.mp4", seed=1, progress=False)
     cv2.imwrite(str(root / "still.jpg"), cv2.cvtColor(frames[0], cv2.COLOR_RGB2BGR))
+    # a second "face model": the same manipulation filed under another identity
+    (root / "fake_b.mp4").write_bytes((root / "fake.mp4").read_bytes())
     rows = [
         ("real.mp4", "video", "real", "tiny", "carphone", "none", "p1", "train"),
         ("fake.mp4", "video", "fake", "tiny", "carphone", "selfblend", "p1", "train"),
+        ("fake_b.mp4", "video", "fake", "tiny", "carphone_b", "selfblend", "", "train"),
         ("still.jpg", "image", "real", "tiny", "carphone_photo", "none", "", "train"),
     ]
     manifest = root / "manifest.csv"
@@ -114,7 +117,7 @@ def test_train_resume_and_export(tiny_manifest: Path, tmp_path: Path) -> None:
 
     model = load_checkpoint(out / "model.pt").model
     held = score_heldout(model, load_config(CONFIG, [*overrides, "data.calib_fraction=1"]))
-    assert sorted(s.label for s in held) == [0, 1]
+    assert sorted(s.label for s in held) == [0, 1, 1]
     assert all(0.0 <= s.head <= 1.0 and 0.0 <= s.frame <= 1.0 for s in held)
     before = onnx_path.stat().st_mtime_ns
     # resuming a finished run trains nothing more and exports again
@@ -155,3 +158,16 @@ def test_train_without_usable_material_is_one_error_line(
     code = main([*argv, "data.calib_fraction=0", "model.imagenet="])
     err = capsys.readouterr().err
     assert code != 0 and err.count("error:") == 1 and message in err
+
+
+def test_identity_adversary_trains_on_the_fakes_face_models(tiny_manifest: Path, tmp_path: Path) -> None:
+    """``encoder.identity_adv_weight`` adds a face-model classification loss over the fakes."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    out = tmp_path / "run"
+    overrides = [*_tiny_run(tiny_manifest, tmp_path, out), "encoder.steps=3", "encoder.batch=8"]
+    assert main(["train", str(SHIPPED), *overrides, "encoder.identity_adv_weight=0.5"]) == 0
+    events = EventAccumulator(str(out / "tb"))
+    events.Reload()
+    losses = [e.value for e in events.Scalars("encoder/identity_loss")]
+    assert len(losses) == 3 and all(v > 0 for v in losses)  # two face models: cross-entropy > 0

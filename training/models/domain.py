@@ -45,3 +45,21 @@ class DomainClassifier(nn.Module):
 
     def forward(self, features: torch.Tensor, strength: float) -> torch.Tensor:
         return self.net(grad_reverse(features, strength)).squeeze(-1)
+
+
+class IdentityAdversary(nn.Module):
+    """Features of fakes -> which face model made them, behind a gradient-reversal layer.
+
+    Every live-swap fake in training wears one of a dozen celebrity face models, and every real
+    twin shows someone else, so "is this one of those faces" separates the training set without
+    learning the swap (the identity leakage of Dong et al., CVPR 2023). Reversing this classifier's
+    gradient pushes the encoder to carry no face-model identity among fakes."""
+
+    def __init__(self, dim: int, n_identities: int, hidden: int = 64) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(dim, hidden), nn.ReLU(), nn.Dropout(0.2), nn.Linear(hidden, n_identities)
+        )
+
+    def forward(self, features: torch.Tensor, strength: float) -> torch.Tensor:
+        return self.net(grad_reverse(features, strength))  # type: ignore[no-any-return]
