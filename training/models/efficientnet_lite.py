@@ -20,6 +20,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from training.models.trunk import ImageNetTrunk
+
 # (expansion, kernel, first stride, output channels, repeats): EfficientNet-B0's stages.
 STAGES = [
     (1, 3, 1, 16, 1),
@@ -81,7 +83,7 @@ class MBConv(nn.Module):
         return x + out if self.use_residual else out
 
 
-class EfficientNetLite0Features(nn.Module):
+class EfficientNetLite0Features(ImageNetTrunk):
     """The convolutional trunk: ``(N, 3, H, W)`` -> ``(N, 1280, H/32, W/32)``, H and W even."""
 
     out_channels = LAST_CHANNELS
@@ -98,15 +100,7 @@ class EfficientNetLite0Features(nn.Module):
                 c_in = c_out
         layers.append(ConvBN(c_in, LAST_CHANNELS))
         self.features = nn.Sequential(*layers)
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out")
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(x)
+        self.init_weights()
 
     def load_imagenet(self, path: str | Path) -> None:
         """Load the ``efficientnet_pytorch``-layout ImageNet state dict (the classifier is dropped)."""
@@ -117,12 +111,7 @@ class EfficientNetLite0Features(nn.Module):
             name = imagenet_key(key, head)
             if name is not None:
                 mapped[name] = value
-        missing, unexpected = self.load_state_dict(mapped, strict=False)
-        if missing or unexpected:
-            raise ValueError(
-                f"{path} is not an EfficientNet-Lite0 state dict "
-                f"(missing {len(missing)} keys, {len(unexpected)} unexpected)"
-            )
+        self.load_renamed(mapped, path, "an EfficientNet-Lite0")
 
 
 BLOCK_LAYERS = {

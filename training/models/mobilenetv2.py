@@ -12,6 +12,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from training.models.trunk import ImageNetTrunk
+
 # (expansion t, output channels c, repeats n, first stride s), from the paper's Table 2.
 INVERTED_RESIDUAL_SETTING = [
     (1, 16, 1, 1),
@@ -56,7 +58,7 @@ class InvertedResidual(nn.Module):
         return x + self.conv(x) if self.use_residual else self.conv(x)
 
 
-class MobileNetV2Features(nn.Module):
+class MobileNetV2Features(ImageNetTrunk):
     """The convolutional trunk: ``(N, 3, H, W)`` -> ``(N, 1280, H/32, W/32)``."""
 
     out_channels = LAST_CHANNELS
@@ -73,22 +75,10 @@ class MobileNetV2Features(nn.Module):
                 c_in = c_out
         layers.append(ConvBNReLU(c_in, LAST_CHANNELS, kernel=1))
         self.features = nn.Sequential(*layers)
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out")
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(x)
+        self.init_weights()
 
     def load_imagenet(self, path: str | Path) -> None:
         """Load torchvision-format ImageNet weights (the classifier is dropped)."""
         state = torch.load(str(path), map_location="cpu", weights_only=True)
         trunk = {k: v for k, v in state.items() if k.startswith("features.")}
-        missing, unexpected = self.load_state_dict(trunk, strict=False)
-        if missing or unexpected:
-            raise ValueError(
-                f"{path} is not a torchvision MobileNetV2 state dict (missing {len(missing)} keys)"
-            )
+        self.load_renamed(trunk, path, "a torchvision MobileNetV2")

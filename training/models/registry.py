@@ -19,6 +19,7 @@ from torch import nn
 from training.models.efficientnet_lite import EfficientNetLite0Features
 from training.models.mobilenetv2 import IMAGENET_MEAN, IMAGENET_STD, MobileNetV2Features
 from training.models.temporal import FrameLogitPoolHead, GRUHead, MeanPoolHead, TemporalConvHead
+from training.models.trunk import ImageNetTrunk
 
 
 class Detector(nn.Module):
@@ -63,7 +64,7 @@ class Detector(nn.Module):
 
 
 def _detector(
-    trunk_cls: type[MobileNetV2Features] | type[EfficientNetLite0Features],
+    trunk_cls: type[ImageNetTrunk],
     head_cls: Callable[..., nn.Module] | None,
 ) -> Callable[..., Detector]:
     def build(feature_dim: int = 128, imagenet: str | Path | None = None, **head_cfg: Any) -> Detector:
