@@ -123,6 +123,12 @@ def average_weights(models: list[Detector]) -> Detector:
     return soup
 
 
+def same_architecture(models: list[Detector]) -> bool:
+    """True when every model has the same parameter names and shapes (a weight average exists)."""
+    shapes = [{k: tuple(v.shape) for k, v in m.state_dict().items()} for m in models]
+    return all(s == shapes[0] for s in shapes[1:])
+
+
 def print_summary(name: str, scores: list[HeldoutScore]) -> None:
     live = [s for s in scores if s.source == "deepfacelive"]
     for group_name, group in (("all", scores), ("deepfacelive", live)):
@@ -145,22 +151,23 @@ def main() -> None:
     try:
         checkpoints = [load_checkpoint(path) for path in args.checkpoint]
         config = load_config(args.config) if args.config else config_from_dict(checkpoints[0].config)
-        soup = average_weights([c.model for c in checkpoints]) if len(checkpoints) > 1 else None
     except (ModelFileError, UserError) as exc:
         sys.exit(f"error: {exc}")
-    except RuntimeError as exc:  # load_state_dict: checkpoints of different architectures
-        sys.exit(f"error: these checkpoints cannot be averaged ({str(exc).splitlines()[0][:160]})")
-    per_model = [score_heldout(c.model, config) for c in checkpoints]
+    models = [c.model for c in checkpoints]
+    per_model = [score_heldout(m, config) for m in models]
     combined = per_model[0] if len(per_model) == 1 else ensemble(per_model)
     for s in combined:
         print(f"{s.path[-50:]:50s} {'fake' if s.label else 'real'} head={s.head:.3f} frame={s.frame:.3f}")
-    if soup is None:
+    if len(models) == 1:
         print_summary("", combined)
         return
     for path, scores in zip(args.checkpoint, per_model, strict=True):
         print_summary(f"[{path}] ", scores)
     print_summary("[ensemble] ", combined)
-    print_summary("[weight average] ", score_heldout(soup, config))
+    if same_architecture(models):
+        print_summary("[weight average] ", score_heldout(average_weights(models), config))
+    else:
+        print("[weight average] skipped: the checkpoints are different architectures")
 
 
 if __name__ == "__main__":

@@ -41,3 +41,14 @@ def test_weight_average_is_the_mean_of_parameters_and_batchnorm_statistics() -> 
     soup.eval()
     with torch.no_grad():
         assert soup.encode(torch.zeros(1, 3, 64, 64)).shape == (1, 8)
+
+
+def test_weight_average_needs_one_architecture() -> None:
+    """Checkpoints of different trunks can be ensembled but not averaged in weight space."""
+    from training.heldout import same_architecture
+    from training.models import create_detector
+
+    mnv2 = create_detector("mnv2_pool", feature_dim=8)
+    assert same_architecture([mnv2, create_detector("mnv2_pool", feature_dim=8)])
+    assert not same_architecture([mnv2, create_detector("effl0_pool", feature_dim=8)])
+    assert not same_architecture([mnv2, create_detector("mnv2_pool", feature_dim=16)])
