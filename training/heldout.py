@@ -7,8 +7,9 @@ from the training crop cache (clean domain), scored in PyTorch two ways: the tem
 sliding windows, and the plain mean of per-frame probabilities.
 
 ``python -m training.heldout runs/NAME/model.pt`` prints AUCs overall and for deepfacelive. Given
-several checkpoints of one recipe (e.g. seeds), it also scores their ensemble (mean of the video
-scores) and their weight average (one network, as cheap to run as each of them).
+several checkpoints (e.g. seeds of one recipe), it also scores their ensemble (mean of the video
+scores) and, when they share one architecture, their weight average (one network, as cheap to run
+as each of them).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from training.cache import build_cache, load_clip
 from training.clips import heldout_identities
 from training.config import TrainConfig, config_from_dict, load_config
 from training.manifest import read_manifest
-from training.metrics import roc_auc
+from training.metrics import roc_auc, sigmoid
 from training.models import Detector
 from training.train import Runtime, clean_cache_spec, encode_clip, window_logits
 
@@ -67,8 +68,8 @@ def score_heldout(model: Detector, config: TrainConfig) -> list[HeldoutScore]:
                 row.path,
                 row.source,
                 row.target,
-                float(np.mean(1 / (1 + np.exp(-head)))),
-                float(np.mean(1 / (1 + np.exp(-frame_logits)))),
+                float(np.mean(sigmoid(head))),
+                float(np.mean(sigmoid(frame_logits))),
                 row.pair_id,
             )
         )

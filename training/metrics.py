@@ -26,6 +26,11 @@ class RocCurve:
     thresholds: np.ndarray  # thresholds[i]: predict fake when score >= thresholds[i]; [0] is +inf
 
 
+def sigmoid(logits: ArrayLike) -> np.ndarray:
+    """Probability from logits, elementwise (the detector's logit > 0 means fake)."""
+    return 1 / (1 + np.exp(-np.asarray(logits)))  # keeps the input dtype
+
+
 def _prepare(labels: ArrayLike, scores: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     y = np.asarray(labels).astype(np.int64).ravel()
     s = np.asarray(scores, dtype=np.float64).ravel()

@@ -37,6 +37,7 @@ from training.cache import CacheSpec, build_cache
 from training.clips import Clip, ClipGroups, heldout_identities, load_clips, pick
 from training.config import DataConfig, TrainConfig, config_to_dict
 from training.manifest import ManifestRow, read_manifest
+from training.metrics import sigmoid
 from training.models import Detector, create_detector
 from training.models.domain import DomainClassifier, IdentityAdversary, dann_strength
 from training.sbi import sample_params, self_blend, self_blend_clip
@@ -550,7 +551,7 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     """1-D search for the temperature minimising the negative log-likelihood."""
     best_t, best_nll = 1.0, float("inf")
     for t in np.exp(np.linspace(math.log(0.25), math.log(64.0), 120)):
-        p = 1.0 / (1.0 + np.exp(-logits / t))
+        p = sigmoid(logits / t)
         nll = -np.mean(labels * np.log(p + 1e-7) + (1 - labels) * np.log(1 - p + 1e-7))
         if nll < best_nll:
             best_t, best_nll = float(t), float(nll)
@@ -577,9 +578,7 @@ def calibrate(
     if not logits:
         return 1.0, Thresholds(), {"n_calib_videos": 0}
     temp = fit_temperature(np.concatenate(logits), np.concatenate(labels).astype(np.float64))
-    scores = [
-        (float(np.mean(1 / (1 + np.exp(-wl / temp)))), lab, src, dom) for wl, lab, src, dom in video_logits
-    ]
+    scores = [(float(np.mean(sigmoid(wl / temp))), lab, src, dom) for wl, lab, src, dom in video_logits]
     real_scores = np.array([s for s, lab, _, _ in scores if lab == 0])
     fake_scores = np.array([s for s, lab, _, _ in scores if lab == 1])
     q = float(np.quantile(real_scores, 1 - cfg.target_fpr)) if len(real_scores) else 0.5
