@@ -40,6 +40,7 @@ from training.manifest import ManifestRow, read_manifest
 from training.metrics import sigmoid
 from training.models import Detector, create_detector
 from training.models.domain import DomainClassifier, IdentityAdversary, dann_strength
+from training.parallel import EncoderObjective, WindowScorer, data_parallel
 from training.sbi import sample_params, self_blend, self_blend_clip
 
 
@@ -123,6 +124,20 @@ def clean_cache_spec(data: DataConfig) -> CacheSpec:
     return CacheSpec(crop=crop_spec(data), domain="clean", every=data.every, max_frames=data.max_frames)
 
 
+def build_shared_cache(
+    rows: list[ManifestRow], spec: CacheSpec, cache_dir: Path, rt: Runtime
+) -> dict[str, Path]:
+    """The crop cache, built by every rank of a torchrun job together.
+
+    Each rank first decodes its own share of the videos, then takes the whole list, finding the
+    other ranks' entries made (or making any still missing: cache writes are atomic with unique
+    temp names, so two ranks writing one entry is only wasted work). No barrier, so a long first
+    build cannot run into the process group's timeout."""
+    if rt.world > 1:
+        build_cache(rows[rt.rank :: rt.world], spec, cache_dir, progress=rt.main)
+    return build_cache(rows, spec, cache_dir, progress=rt.main)
+
+
 def load_data(cfg: TrainConfig, rt: Runtime) -> tuple[ClipGroups, list[Clip], list[Clip]]:
     """Build (or reuse) the crop caches and split train rows into fit / calibration identities."""
     rows = read_manifest(cfg.data.manifest)
@@ -137,9 +152,9 @@ def load_data(cfg: TrainConfig, rt: Runtime) -> tuple[ClipGroups, list[Clip], li
         seed=cfg.seed,
         landmarks_for_real=False,
     )
-    clean_entries = build_cache(train_rows, clean_spec, cache_dir, progress=rt.main)
+    clean_entries = build_shared_cache(train_rows, clean_spec, cache_dir, rt)
     video_rows = [r for r in train_rows if r.kind == "video"]
-    call_entries = build_cache(video_rows, call_spec, cache_dir, progress=rt.main)
+    call_entries = build_shared_cache(video_rows, call_spec, cache_dir, rt)
 
     heldout = heldout_identities(train_rows, cfg.data)
 
@@ -292,11 +307,11 @@ def train_encoder(
         domain.load_state_dict(resume["domain_state"])
         if adversary is not None and "identity_state" in resume:
             adversary.load_state_dict(resume["identity_state"])
-        rng.bit_generator.state = resume["rng_state"]
         start = resume["step"]
-    net: nn.Module = model
-    if rt.world > 1:
-        net = nn.parallel.DistributedDataParallel(model, find_unused_parameters=True)
+        rng.bit_generator.state = resume["rng_state"]  # rank 0's stream: the checkpoint holds only it
+        if rt.rank > 0:  # other ranks must keep drawing batches of their own
+            rng.bit_generator.state = np.random.default_rng((cfg.seed, rt.rank, start)).bit_generator.state
+    objective = data_parallel(EncoderObjective(model, domain, adversary), rt.world)
     model.train()
     freeze_trunk_blocks(model, st.freeze_blocks)
     domain.train()
@@ -318,27 +333,27 @@ def train_encoder(
                 target_crops.append(clip.data.crops[int(rng.integers(len(clip.data)))])
         x = to_tensor(crops + target_crops, rt.device, model)
         y = torch.tensor(labels, dtype=torch.float32, device=rt.device)
+        id_rows = [k for k, name in enumerate(identities) if name in id_index]
         with autocast(rt):
-            encode = (
-                net.module.encode if isinstance(net, nn.parallel.DistributedDataParallel) else model.encode
+            out = objective(
+                x,
+                len(crops),
+                dann_strength(step / st.steps) if target_crops else None,
+                id_rows if len(id_rows) > 1 else [],
+                dann_strength(step / st.steps),
             )
-            feats = encode(x)
-            frame_logit = model.frame_classifier(feats[: len(crops)]).squeeze(1).float()
+            frame_logit = out.frame_logit.float()
             cls_loss = F.binary_cross_entropy_with_logits(frame_logit, y)
             loss = cls_loss
             dom_loss = torch.zeros((), device=rt.device)
-            if target_crops:
-                strength = dann_strength(step / st.steps)
-                d_logit = domain(feats, strength).float()
+            if out.domain_logit is not None:
                 d_label = torch.cat([torch.zeros(len(crops)), torch.ones(len(target_crops))]).to(rt.device)
-                dom_loss = F.binary_cross_entropy_with_logits(d_logit, d_label)
+                dom_loss = F.binary_cross_entropy_with_logits(out.domain_logit.float(), d_label)
                 loss = loss + st.dann_weight * dom_loss
             id_loss = torch.zeros((), device=rt.device)
-            rows = [k for k, name in enumerate(identities) if name in id_index]
-            if adversary is not None and len(rows) > 1:
-                id_logits = adversary(feats[rows], dann_strength(step / st.steps)).float()
-                id_target = torch.tensor([id_index[identities[k]] for k in rows], device=rt.device)
-                id_loss = F.cross_entropy(id_logits, id_target)
+            if out.identity_logits is not None:
+                id_target = torch.tensor([id_index[identities[k]] for k in id_rows], device=rt.device)
+                id_loss = F.cross_entropy(out.identity_logits.float(), id_target)
                 loss = loss + st.identity_adv_weight * id_loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -460,12 +475,13 @@ def train_head(
     opt = torch.optim.AdamW(model.head.parameters(), lr=st.lr, weight_decay=st.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: cosine_lr(s, steps, 50))
     model.head.train()
+    scorer = data_parallel(WindowScorer(model), rt.world)
     bar = tqdm(range(steps), desc=f"stage 2: {tag}", disable=not rt.main)
     for step in bar:
         x, y = sample_windows(rng, feats, st.batch, cfg.model.window)
         xt = torch.from_numpy(x).to(rt.device)
         xt = xt + 0.05 * torch.randn_like(xt) * xt.std()
-        logit = model.score_window(xt)
+        logit = scorer(xt)
         loss = F.binary_cross_entropy_with_logits(logit, torch.from_numpy(y).to(rt.device))
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -490,6 +506,7 @@ def train_altfreeze_encoder(
     freeze_trunk_blocks(model, cfg.encoder.freeze_blocks)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.encoder.lr * 0.3, weight_decay=cfg.encoder.weight_decay)
+    net = data_parallel(model, rt.world)
     model.train()
     freeze_trunk_blocks(model, cfg.encoder.freeze_blocks)
     t = cfg.model.window
@@ -520,7 +537,7 @@ def train_altfreeze_encoder(
             af.clip_batch, t, 3, *clips[0][0].shape[:2]
         )
         with autocast(rt):
-            out = model(x)
+            out = net(x)
             y = torch.tensor(labels, dtype=torch.float32, device=rt.device)
             loss = F.binary_cross_entropy_with_logits(out["logit"].float(), y)
             loss = loss + 0.5 * F.binary_cross_entropy_with_logits(
@@ -677,4 +694,7 @@ def run_training(cfg: TrainConfig, resume: bool = False) -> Path:
         )
     if rt.writer is not None:
         rt.writer.close()
+    if rt.world > 1 and torch.distributed.is_initialized():
+        torch.distributed.barrier()  # rank 0 has written the model before any rank leaves
+        torch.distributed.destroy_process_group()
     return final

@@ -7,10 +7,8 @@ degradation, DANN, self-blending, head, calibration, checkpoint, resume, ONNX ex
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
@@ -19,38 +17,13 @@ pytest.importorskip("torch")
 from engines import load_backend  # noqa: E402
 from realtime.cli import main  # noqa: E402
 from realtime.crop import CropSpec  # noqa: E402
-from tests.media import carphone_path, read_frames, write_video  # noqa: E402
+from tests.training.tiny import N_FRAMES, tiny_run_overrides  # noqa: E402
 from training.cache import CacheSpec, build_cache  # noqa: E402
 from training.manifest import read_manifest  # noqa: E402
-from training.manipulate import make_self_blended_video  # noqa: E402
 
-N_FRAMES = 24
 CONFIGS = Path(__file__).resolve().parents[2] / "training" / "configs"
 CONFIG = CONFIGS / "callshield_v1.yaml"  # the previous recipe: DANN, learned head, AltFreezing
 SHIPPED = CONFIGS / "callshield_v2.yaml"  # the shipped model's recipe
-
-
-@pytest.fixture(scope="module")
-def tiny_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("tinydata")
-    frames = read_frames(carphone_path(), limit=N_FRAMES)
-    write_video(root / "real.mp4", frames)
-    make_self_blended_video(root / "real.mp4", root / "fake.mp4", seed=1, progress=False)
-    cv2.imwrite(str(root / "still.jpg"), cv2.cvtColor(frames[0], cv2.COLOR_RGB2BGR))
-    # a second "face model": the same manipulation filed under another identity
-    (root / "fake_b.mp4").write_bytes((root / "fake.mp4").read_bytes())
-    rows = [
-        ("real.mp4", "video", "real", "tiny", "carphone", "none", "p1", "train"),
-        ("fake.mp4", "video", "fake", "tiny", "carphone", "selfblend", "p1", "train"),
-        ("fake_b.mp4", "video", "fake", "tiny", "carphone_b", "selfblend", "", "train"),
-        ("still.jpg", "image", "real", "tiny", "carphone_photo", "none", "", "train"),
-    ]
-    manifest = root / "manifest.csv"
-    with manifest.open("w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["path", "kind", "label", "source", "identity", "method", "pair_id", "split"])
-        writer.writerows(rows)
-    return manifest
 
 
 def test_crop_cache_is_resumable_and_atomic(tiny_manifest: Path, tmp_path: Path) -> None:
@@ -69,27 +42,10 @@ def test_crop_cache_is_resumable_and_atomic(tiny_manifest: Path, tmp_path: Path)
         assert len(data["crops"]) == N_FRAMES // 2  # every 2nd frame
 
 
-def _tiny_run(tiny_manifest: Path, tmp_path: Path, out: Path) -> list[str]:
-    """Overrides that shrink a recipe to two encoder steps on the tiny manifest."""
-    return [
-        f"data.manifest={tiny_manifest}",
-        f"data.cache_dir={tmp_path / 'cache'}",
-        f"out_dir={out}",
-        f"data.max_frames={N_FRAMES}",
-        f"data.call_max_frames={N_FRAMES}",
-        "data.calib_fraction=0",
-        "data.exclude_multi_face_fakes=",
-        "model.imagenet=",
-        "model.window=4",
-        "encoder.steps=2",
-        "encoder.batch=4",
-    ]
-
-
 def test_train_resume_and_export(tiny_manifest: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
     overrides = [
-        *_tiny_run(tiny_manifest, tmp_path, out),
+        *tiny_run_overrides(tiny_manifest, tmp_path, out),
         "encoder.target_batch=2",
         "encoder.warmup=1",
         "head.steps=3",
@@ -127,7 +83,7 @@ def test_train_resume_and_export(tiny_manifest: Path, tmp_path: Path) -> None:
 
 def test_shipped_recipe_trains_and_exports_a_pooling_head(tiny_manifest: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    overrides = [*_tiny_run(tiny_manifest, tmp_path, out), "encoder.warmup=1"]
+    overrides = [*tiny_run_overrides(tiny_manifest, tmp_path, out), "encoder.warmup=1"]
     assert main(["train", str(SHIPPED), *overrides]) == 0
     backend = load_backend(out / "model.onnx")
     assert backend.meta.model_version == "callshield-v2"
@@ -165,7 +121,7 @@ def test_identity_adversary_trains_on_the_fakes_face_models(tiny_manifest: Path,
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     out = tmp_path / "run"
-    overrides = [*_tiny_run(tiny_manifest, tmp_path, out), "encoder.steps=3", "encoder.batch=8"]
+    overrides = [*tiny_run_overrides(tiny_manifest, tmp_path, out), "encoder.steps=3", "encoder.batch=8"]
     assert main(["train", str(SHIPPED), *overrides, "encoder.identity_adv_weight=0.5"]) == 0
     events = EventAccumulator(str(out / "tb"))
     events.Reload()

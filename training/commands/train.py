@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 
@@ -34,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
             "or pass model.imagenet= to start from random weights)"
         )
     checkpoint = run_training(cfg, resume=args.resume)
-    if not args.no_export:
+    if not args.no_export and os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 exports
         from engines.export import export_onnx, load_checkpoint
 
         trained = load_checkpoint(checkpoint)

@@ -1,0 +1,46 @@
+"""One torchrun rank of `test_ddp.py`: trains through ``run_training`` and records what it saw.
+
+Each rank writes ``rankN.pt`` to OUT_DIR: a digest of every encoder batch it drew, and its
+detector's parameters as they reach calibration (after every training stage). Data-parallel
+training means different batches per rank and, all the same, equal parameters on every rank.
+
+Usage: python -m torch.distributed.run --standalone --nproc_per_node=2 ddp_worker.py OUT_DIR CONFIG [k=v ...]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+import training.train as train
+from training.config import load_config
+
+
+def main(out_dir: Path, config: str, overrides: list[str]) -> None:
+    batch_digests: list[str] = []
+    draw_batch = train.sample_frame_batch
+    calibrate = train.calibrate
+
+    def recording_draw(*args: Any, **kwargs: Any) -> Any:
+        crops, labels, identities = draw_batch(*args, **kwargs)
+        digest = hashlib.sha1(b"".join(np.ascontiguousarray(c).tobytes() for c in crops))
+        batch_digests.append(digest.hexdigest())
+        return crops, labels, identities
+
+    def recording_calibrate(cfg: Any, rt: train.Runtime, model: torch.nn.Module, calib: Any) -> Any:
+        params = {name: p.detach().cpu().clone() for name, p in model.named_parameters()}
+        torch.save({"batches": batch_digests, "params": params}, out_dir / f"rank{rt.rank}.pt")
+        return calibrate(cfg, rt, model, calib)
+
+    train.sample_frame_batch = recording_draw  # type: ignore[assignment]
+    train.calibrate = recording_calibrate  # type: ignore[assignment]
+    train.run_training(load_config(config, overrides))
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), sys.argv[2], sys.argv[3:])
