@@ -50,6 +50,7 @@ class EncoderStage:
     dann_weight: float = 0.3  # 0 disables adversarial domain adaptation
     sbi_fraction: float = 0.45  # share of fakes that are self-blended pseudo-fakes
     twin_prob: float = 0.5  # chance a live-swap fake brings its real twin (same frame) into the batch
+    transplant_prob: float = 0.0  # chance a fake + twin pair is pasted into a third, real stream
     identity_adv_weight: float = 0.0  # >0: gradient-reversed face-model classifier on fakes' features
     augment: float = 1.0
 

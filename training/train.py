@@ -42,6 +42,7 @@ from training.models import Detector, create_detector
 from training.models.domain import DomainClassifier, IdentityAdversary, dann_strength
 from training.parallel import EncoderObjective, WindowScorer, data_parallel
 from training.sbi import sample_params, self_blend, self_blend_clip
+from training.transplant import transplant_pair
 
 
 @dataclass
@@ -179,6 +180,18 @@ def sample_sbi_crop(rng: np.random.Generator, groups: ClipGroups) -> np.ndarray:
     return fake
 
 
+def sample_transplant(
+    rng: np.random.Generator, groups: ClipGroups, swap: np.ndarray, twin: np.ndarray, twin_clip: Clip
+) -> tuple[np.ndarray, np.ndarray]:
+    """A swap and its real twin pasted into a random frame of another real stream with landmarks."""
+    hosts = [c for c in groups.sbi_sources if c.row.path != twin_clip.row.path]
+    if not hosts:
+        return swap, twin
+    host = pick(rng, hosts)
+    k = int(rng.integers(len(host.data)))
+    return transplant_pair(swap, twin, host.data.crops[k], host.mesh_at(k), rng)
+
+
 def sample_frame_batch(
     rng: np.random.Generator,
     groups: ClipGroups,
@@ -186,10 +199,12 @@ def sample_frame_batch(
     batch: int,
     sbi_fraction: float,
     twin_prob: float = 0.5,
+    transplant_prob: float = 0.0,
 ) -> tuple[list[np.ndarray], list[int], list[str]]:
     """Half real, half fake crops, with each real footage fake's manifest identity (its face model;
     "" for reals and pseudo-fakes). A live-swap fake often brings its own real twin (same frame of
-    the same stream), so the encoder must learn the swap rather than the scene."""
+    the same stream), so the encoder must learn the swap rather than the scene; with
+    ``transplant_prob`` the pair is pasted into a third, real stream (training.transplant)."""
     crops: list[np.ndarray] = []
     labels: list[int] = []
     identities: list[str] = []
@@ -216,6 +231,9 @@ def sample_frame_batch(
             crops.append(twin.data.crops[min(j, len(twin.data) - 1)])
             labels.append(0)
             identities.append("")
+            # drawn only when enabled, so recipes without transplants keep their random stream
+            if transplant_prob > 0 and rng.random() < transplant_prob:
+                crops[-2], crops[-1] = sample_transplant(rng, groups, crops[-2], crops[-1], twin)
     while len(crops) < batch:
         source = groups.still_reals if (rng.random() < 0.25 and groups.still_reals) else groups.video_reals
         clip = pick(rng, source)
@@ -322,7 +340,7 @@ def train_encoder(
     )
     for step in bar:
         crops, labels, identities = sample_frame_batch(
-            rng, groups, pairs, st.batch, st.sbi_fraction, st.twin_prob
+            rng, groups, pairs, st.batch, st.sbi_fraction, st.twin_prob, st.transplant_prob
         )
         crops = [augment_crop(c, rng, st.augment) for c in crops]
         crops = [c[:, ::-1] if rng.random() < 0.5 else c for c in crops]

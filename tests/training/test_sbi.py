@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from realtime.crop import CropSpec, align_face
-from tests.media import carphone_path
+from realtime.crop import CropSpec
+from tests.training.conftest import FACE_CLIP_FRAMES as N_FRAMES
 from training.landmarks import FaceLandmarks
 from training.sbi import (
     SblParams,
@@ -21,39 +21,6 @@ from training.sbi import (
     self_blend_clip,
     template_ellipse_mask,
 )
-
-N_FRAMES = 12
-
-
-@pytest.fixture(scope="module")
-def face_clip() -> tuple[list[np.ndarray], list[FaceLandmarks | None]]:
-    """The first frames of carphone as aligned 128-px crops with their FaceMesh landmarks."""
-    import av
-
-    from realtime.faces import FaceDetector
-    from realtime.tracker import FaceTracker
-    from training.landmarks import CropLandmarker
-
-    spec = CropSpec()
-    crops: list[np.ndarray] = []
-    marks: list[FaceLandmarks | None] = []
-    tracker = FaceTracker()
-    with (
-        av.open(str(carphone_path())) as container,
-        FaceDetector("full") as detector,
-        CropLandmarker(spec) as landmarker,
-    ):
-        for i, frame in enumerate(container.decode(video=0)):
-            rgb = frame.to_ndarray(format="rgb24")
-            seen = tracker.update(detector(rgb), i / 30.0)
-            assert len(seen) == 1, f"frame {i}: expected one face, got {len(seen)}"
-            track = seen[0][0]
-            crops.append(align_face(rgb, track.keypoints, spec))
-            marks.append(landmarker.from_frame(rgb, track.keypoints))
-            if len(crops) == N_FRAMES:
-                break
-    assert sum(m is not None for m in marks) >= N_FRAMES - 1, "FaceMesh should find the carphone face"
-    return crops, marks
 
 
 def hull_distance(size: int, landmarks: FaceLandmarks, params: SblParams) -> np.ndarray:

@@ -1,0 +1,74 @@
+"""How the encoder stage assembles a batch: twins, transplants, and the random stream recipes rely on."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+from training.cache import CachedClip  # noqa: E402
+from training.clips import Clip, ClipGroups  # noqa: E402
+from training.landmarks import FaceLandmarks  # noqa: E402
+from training.manifest import ManifestRow  # noqa: E402
+from training.sbi import sample_params, self_blend  # noqa: E402
+from training.train import sample_frame_batch  # noqa: E402
+
+FaceClip = tuple[list[np.ndarray], list[FaceLandmarks | None]]
+
+
+def _clip(path: str, label: str, method: str, crops: list[np.ndarray], mesh: np.ndarray | None) -> Clip:
+    n = len(crops)
+    data = CachedClip(
+        crops=np.stack(crops),
+        frame_index=np.arange(n) * 2,
+        t=np.arange(n) / 15.0,
+        track_id=np.zeros(n, np.int64),
+        mesh=mesh if mesh is not None else np.zeros((n, 0, 2), np.float32),
+        fps=30.0,
+    )
+    row = ManifestRow(path, "video", label, "test", path, method, "pair" if "pair" in path else "")
+    return Clip(row=row, data=data, domain="clean")
+
+
+@pytest.fixture(scope="module")
+def groups_and_pairs(face_clip: FaceClip) -> tuple[ClipGroups, dict[str, Clip], Clip]:
+    """A live-swap pair (carphone and its self-blend) and a second real stream (carphone mirrored)."""
+    crops, marks = face_clip
+    mesh = np.stack([m.points if m is not None else np.full((468, 2), np.nan, np.float32) for m in marks])
+    rng = np.random.default_rng(0)
+    swaps = [self_blend(c, m, sample_params(rng))[0] for c, m in zip(crops, marks, strict=True)]
+    swap = _clip("pair_fake.mp4", "fake", "deepfacelive", swaps, None)
+    twin = _clip("pair_real.mp4", "real", "none", crops, mesh)
+    mirrored_mesh = mesh.copy()
+    mirrored_mesh[..., 0] = crops[0].shape[1] - 1 - mirrored_mesh[..., 0]
+    mirrored = [np.ascontiguousarray(c[:, ::-1]) for c in crops]
+    host = _clip("other_real.mp4", "real", "none", mirrored, mirrored_mesh)
+    groups = ClipGroups.build([swap, twin, host], [])
+    return groups, {"pair": twin}, swap
+
+
+def test_without_transplants_the_random_stream_is_unchanged(groups_and_pairs) -> None:
+    groups, pairs, _ = groups_and_pairs
+    a = sample_frame_batch(np.random.default_rng(5), groups, pairs, 16, 0.0, 1.0)
+    b = sample_frame_batch(np.random.default_rng(5), groups, pairs, 16, 0.0, 1.0, transplant_prob=0.0)
+    assert a[1] == b[1] and all(np.array_equal(x, y) for x, y in zip(a[0], b[0], strict=True))
+
+
+def test_transplants_replace_each_live_pair_with_a_pasted_pair(groups_and_pairs) -> None:
+    groups, pairs, swap = groups_and_pairs
+    plain, plain_labels, _ = sample_frame_batch(np.random.default_rng(5), groups, pairs, 16, 0.0, 1.0)
+    crops, labels, _ = sample_frame_batch(np.random.default_rng(5), groups, pairs, 16, 0.0, 1.0, 1.0)
+    assert len(crops) == 16 and sum(labels) == 8  # same size and balance as without
+    live = [k for k, lab in enumerate(labels) if lab == 1 and k + 1 < len(labels) and labels[k + 1] == 0]
+    assert live, "the batch should hold live-swap fakes with their twins"
+    originals = list(swap.data.crops) + list(pairs["pair"].data.crops)
+    for k in live:
+        for pasted in (crops[k], crops[k + 1]):
+            assert not any(np.array_equal(pasted, o) for o in originals)  # pasted into another stream
+        # outside the face both halves are the same host frame
+        same = (crops[k] == crops[k + 1]).all(axis=2)
+        assert same[:8].all() and not same.all()
+    # the same draws without transplants put the swap's own frames there
+    plain_live = [k for k, lab in enumerate(plain_labels) if lab == 1]
+    assert all(any(np.array_equal(plain[k], o) for o in originals) for k in plain_live)
