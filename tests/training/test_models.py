@@ -172,3 +172,29 @@ def test_identity_adversary_reverses_its_gradient_into_the_features() -> None:
     (g_adv,) = torch.autograd.grad(adversarial, feats)
     assert head(feats, 1.0).shape == (6, 3)
     assert torch.allclose(g_adv, -0.5 * g_plain, atol=1e-6)
+
+
+@pytest.mark.parametrize(("kept_blocks", "receptive_field"), [(7, 59), (4, 19)])
+def test_truncated_mobilenet_sees_patches_and_loads_its_blocks(
+    tmp_path: Path, kept_blocks: int, receptive_field: int
+) -> None:
+    from training.models.mobilenetv2 import MobileNetV2Features, MobileNetV2Local, MobileNetV2Patch
+
+    cls = MobileNetV2Local if kept_blocks == 7 else MobileNetV2Patch
+    full = MobileNetV2Features()
+    weights = tmp_path / "mobilenet_v2.pth"
+    torch.save({**full.state_dict(), "classifier.1.weight": torch.zeros(1000, 1280)}, weights)
+    trunk = cls()
+    trunk.load_imagenet(weights)
+    assert len(trunk.features) == kept_blocks
+    kept = trunk.state_dict()
+    assert kept and all(torch.equal(v, full.state_dict()[k]) for k, v in kept.items())
+    # the receptive field of one output cell: the input pixels its gradient reaches
+    trunk.eval()
+    x = torch.randn(1, 3, 128, 128, requires_grad=True)
+    y = trunk(x)
+    assert y.shape[1] == trunk.out_channels
+    y[0, :, y.shape[2] // 2, y.shape[3] // 2].sum().backward()
+    assert x.grad is not None
+    rows = torch.nonzero(x.grad.abs().sum(dim=(0, 1, 3)))
+    assert int(rows.max() - rows.min() + 1) == receptive_field

@@ -17,7 +17,13 @@ import torch
 from torch import nn
 
 from training.models.efficientnet_lite import EfficientNetLite0Features
-from training.models.mobilenetv2 import IMAGENET_MEAN, IMAGENET_STD, MobileNetV2Features
+from training.models.mobilenetv2 import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    MobileNetV2Features,
+    MobileNetV2Local,
+    MobileNetV2Patch,
+)
 from training.models.temporal import FrameLogitPoolHead, GRUHead, MeanPoolHead, TemporalConvHead
 from training.models.trunk import ImageNetTrunk
 
@@ -83,6 +89,8 @@ DETECTORS: dict[str, Callable[..., Detector]] = {
     "mnv2_gru": _detector(MobileNetV2Features, GRUHead),
     "mnv2_pool": _detector(MobileNetV2Features, None),  # window score = mean of the frame logits
     "effl0_pool": _detector(EfficientNetLite0Features, None),
+    "mnv2l7_pool": _detector(MobileNetV2Local, None),  # first 7 blocks: ~60-px patches
+    "mnv2l4_pool": _detector(MobileNetV2Patch, None),  # first 4 blocks: ~20-px patches
 }
 
 
