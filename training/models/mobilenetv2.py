@@ -78,9 +78,13 @@ class MobileNetV2Features(ImageNetTrunk):
         self.init_weights()
 
     def load_imagenet(self, path: str | Path) -> None:
-        """Load torchvision-format ImageNet weights (the classifier is dropped)."""
+        """Load torchvision-format ImageNet weights of the blocks this trunk has (the classifier,
+        and any blocks a truncated trunk dropped, are left out)."""
         state = torch.load(str(path), map_location="cpu", weights_only=True)
-        trunk = {k: v for k, v in state.items() if k.startswith("features.")}
+        n_blocks = len(self.features)
+        trunk = {
+            k: v for k, v in state.items() if k.startswith("features.") and int(k.split(".")[1]) < n_blocks
+        }
         self.load_renamed(trunk, path, "a torchvision MobileNetV2")
 
 
@@ -93,7 +97,7 @@ class MobileNetV2Local(MobileNetV2Features):
     so its pooled feature is an average of local texture statistics (the generator's smoothing and
     upsampling, the blend), and whose face it is cannot be recognised from a patch; truncated
     classifiers generalised better across image generators in Chai et al., ECCV 2020 ("What makes
-    fake images detectable?"). Loads the same torchvision ImageNet file, keeping the kept blocks.
+    fake images detectable?"). Loads the kept blocks from the same torchvision ImageNet file.
     """
 
     kept_blocks = 7  # stem + 6 inverted residuals: 32 channels at stride 8, ~60-px receptive field
@@ -105,16 +109,6 @@ class MobileNetV2Local(MobileNetV2Features):
         last = kept[-1]
         convs = [m for m in last.modules() if isinstance(m, nn.Conv2d)]
         self.out_channels = convs[-1].out_channels
-
-    def load_imagenet(self, path: str | Path) -> None:
-        """Load torchvision-format ImageNet weights of the kept blocks (the rest is dropped)."""
-        state = torch.load(str(path), map_location="cpu", weights_only=True)
-        trunk = {
-            k: v
-            for k, v in state.items()
-            if k.startswith("features.") and int(k.split(".")[1]) < self.kept_blocks
-        }
-        self.load_renamed(trunk, path, "a torchvision MobileNetV2")
 
 
 class MobileNetV2Patch(MobileNetV2Local):
