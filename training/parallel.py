@@ -4,7 +4,7 @@ DistributedDataParallel all-reduces gradients only for the parameters its own ``
 stage that calls ``ddp.module.encode`` (or a classifier held outside the wrapper) bypasses it: every
 rank then steps on its own gradients and the replicas drift apart while looking parallel. So each
 stage puts everything it trains (encoder, frame classifier, domain classifier, identity adversary)
-into one module and calls that module through the wrapper.
+into one module and calls that module through the wrapper; the head stage wraps the window head.
 """
 
 from __future__ import annotations
@@ -59,17 +59,6 @@ class EncoderObjective(nn.Module):
             else None
         )
         return EncoderOutputs(features, frame_logit, domain_logit, identity_logits)
-
-
-class WindowScorer(nn.Module):
-    """The head stage's forward (``Detector.score_window``) as a module DDP can wrap."""
-
-    def __init__(self, model: Detector) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, windows: torch.Tensor) -> torch.Tensor:
-        return self.model.score_window(windows)
 
 
 def data_parallel(module: nn.Module, world: int) -> nn.Module:

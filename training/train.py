@@ -40,7 +40,7 @@ from training.manifest import ManifestRow, read_manifest
 from training.metrics import sigmoid
 from training.models import Detector, create_detector
 from training.models.domain import DomainClassifier, IdentityAdversary, dann_strength
-from training.parallel import EncoderObjective, WindowScorer, data_parallel
+from training.parallel import EncoderObjective, data_parallel
 from training.sbi import sample_params, self_blend, self_blend_clip
 from training.transplant import transplant_pair
 
@@ -352,13 +352,14 @@ def train_encoder(
         x = to_tensor(crops + target_crops, rt.device, model)
         y = torch.tensor(labels, dtype=torch.float32, device=rt.device)
         id_rows = [k for k, name in enumerate(identities) if name in id_index]
+        strength = dann_strength(step / st.steps)
         with autocast(rt):
             out = objective(
                 x,
                 len(crops),
-                dann_strength(step / st.steps) if target_crops else None,
+                strength if target_crops else None,
                 id_rows if len(id_rows) > 1 else [],
-                dann_strength(step / st.steps),
+                strength,
             )
             frame_logit = out.frame_logit.float()
             cls_loss = F.binary_cross_entropy_with_logits(frame_logit, y)
@@ -493,13 +494,13 @@ def train_head(
     opt = torch.optim.AdamW(model.head.parameters(), lr=st.lr, weight_decay=st.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: cosine_lr(s, steps, 50))
     model.head.train()
-    scorer = data_parallel(WindowScorer(model), rt.world)
+    head = data_parallel(model.head, rt.world)  # Detector.score_window is this head's forward
     bar = tqdm(range(steps), desc=f"stage 2: {tag}", disable=not rt.main)
     for step in bar:
         x, y = sample_windows(rng, feats, st.batch, cfg.model.window)
         xt = torch.from_numpy(x).to(rt.device)
         xt = xt + 0.05 * torch.randn_like(xt) * xt.std()
-        logit = scorer(xt)
+        logit = head(xt)
         loss = F.binary_cross_entropy_with_logits(logit, torch.from_numpy(y).to(rt.device))
         opt.zero_grad(set_to_none=True)
         loss.backward()
