@@ -51,6 +51,7 @@ class EncoderStage:
     sbi_fraction: float = 0.45  # share of fakes that are self-blended pseudo-fakes
     twin_prob: float = 0.5  # chance a live-swap fake brings its real twin (same frame) into the batch
     transplant_prob: float = 0.0  # chance a fake + twin pair is pasted into a third, real stream
+    extra_stills: int = 0  # real photos (LFW: mostly public figures) appended to every batch
     identity_adv_weight: float = 0.0  # >0: gradient-reversed face-model classifier on fakes' features
     augment: float = 1.0
 

@@ -200,11 +200,16 @@ def sample_frame_batch(
     sbi_fraction: float,
     twin_prob: float = 0.5,
     transplant_prob: float = 0.0,
+    extra_stills: int = 0,
 ) -> tuple[list[np.ndarray], list[int], list[str]]:
     """Half real, half fake crops, with each real footage fake's manifest identity (its face model;
     "" for reals and pseudo-fakes). A live-swap fake often brings its own real twin (same frame of
     the same stream), so the encoder must learn the swap rather than the scene; with
-    ``transplant_prob`` the pair is pasted into a third, real stream (training.transplant)."""
+    ``transplant_prob`` the pair is pasted into a third, real stream (training.transplant).
+
+    ``extra_stills`` real photos are appended beyond ``batch``: every training fake wears a
+    polished celebrity face model while the twins show ordinary people, and LFW's real public
+    figures take away "looks like a film star" as evidence of a swap (MODEL_CARD.md)."""
     crops: list[np.ndarray] = []
     labels: list[int] = []
     identities: list[str] = []
@@ -237,6 +242,11 @@ def sample_frame_batch(
     while len(crops) < batch:
         source = groups.still_reals if (rng.random() < 0.25 and groups.still_reals) else groups.video_reals
         clip = pick(rng, source)
+        crops.append(clip.data.crops[int(rng.integers(len(clip.data)))])
+        labels.append(0)
+        identities.append("")
+    for _ in range(extra_stills if groups.still_reals else 0):
+        clip = pick(rng, groups.still_reals)
         crops.append(clip.data.crops[int(rng.integers(len(clip.data)))])
         labels.append(0)
         identities.append("")
@@ -340,7 +350,7 @@ def train_encoder(
     )
     for step in bar:
         crops, labels, identities = sample_frame_batch(
-            rng, groups, pairs, st.batch, st.sbi_fraction, st.twin_prob, st.transplant_prob
+            rng, groups, pairs, st.batch, st.sbi_fraction, st.twin_prob, st.transplant_prob, st.extra_stills
         )
         crops = [augment_crop(c, rng, st.augment) for c in crops]
         crops = [c[:, ::-1] if rng.random() < 0.5 else c for c in crops]

@@ -17,7 +17,9 @@ from training.train import sample_frame_batch  # noqa: E402
 FaceClip = tuple[list[np.ndarray], list[FaceLandmarks | None]]
 
 
-def _clip(path: str, label: str, method: str, crops: list[np.ndarray], mesh: np.ndarray | None) -> Clip:
+def _clip(
+    path: str, label: str, method: str, crops: list[np.ndarray], mesh: np.ndarray | None, kind: str = "video"
+) -> Clip:
     n = len(crops)
     data = CachedClip(
         crops=np.stack(crops),
@@ -27,13 +29,14 @@ def _clip(path: str, label: str, method: str, crops: list[np.ndarray], mesh: np.
         mesh=mesh if mesh is not None else np.zeros((n, 0, 2), np.float32),
         fps=30.0,
     )
-    row = ManifestRow(path, "video", label, "test", path, method, "pair" if "pair" in path else "")
+    row = ManifestRow(path, kind, label, "test", path, method, "pair" if "pair" in path else "")
     return Clip(row=row, data=data, domain="clean")
 
 
 @pytest.fixture(scope="module")
 def groups_and_pairs(face_clip: FaceClip) -> tuple[ClipGroups, dict[str, Clip], Clip]:
-    """A live-swap pair (carphone and its self-blend) and a second real stream (carphone mirrored)."""
+    """A live-swap pair (carphone and its self-blend), a second real stream (carphone mirrored) and a
+    real still (a carphone frame upside down)."""
     crops, marks = face_clip
     mesh = np.stack([m.points if m is not None else np.full((468, 2), np.nan, np.float32) for m in marks])
     rng = np.random.default_rng(0)
@@ -44,7 +47,8 @@ def groups_and_pairs(face_clip: FaceClip) -> tuple[ClipGroups, dict[str, Clip], 
     mirrored_mesh[..., 0] = crops[0].shape[1] - 1 - mirrored_mesh[..., 0]
     mirrored = [np.ascontiguousarray(c[:, ::-1]) for c in crops]
     host = _clip("other_real.mp4", "real", "none", mirrored, mirrored_mesh)
-    groups = ClipGroups.build([swap, twin, host], [])
+    still = _clip("portrait.jpg", "real", "none", [crops[0][::-1].copy()], None, kind="image")
+    groups = ClipGroups.build([swap, twin, host, still], [])
     return groups, {"pair": twin}, swap
 
 
@@ -72,3 +76,17 @@ def test_transplants_replace_each_live_pair_with_a_pasted_pair(groups_and_pairs)
     # the same draws without transplants put the swap's own frames there
     plain_live = [k for k, lab in enumerate(plain_labels) if lab == 1]
     assert all(any(np.array_equal(plain[k], o) for o in originals) for k in plain_live)
+
+
+def test_extra_stills_are_appended_real_photos(groups_and_pairs) -> None:
+    groups, pairs, _ = groups_and_pairs
+    plain, plain_labels, _ = sample_frame_batch(np.random.default_rng(7), groups, pairs, 16, 0.0, 1.0)
+    crops, labels, ids = sample_frame_batch(
+        np.random.default_rng(7), groups, pairs, 16, 0.0, 1.0, extra_stills=5
+    )
+    assert len(crops) == 21 and labels[16:] == [0] * 5 and ids[16:] == [""] * 5
+    assert labels[:16] == plain_labels and all(
+        np.array_equal(a, b) for a, b in zip(crops, plain, strict=False)
+    )
+    photo = groups.still_reals[0].data.crops[0]
+    assert all(np.array_equal(c, photo) for c in crops[16:])
