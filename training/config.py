@@ -52,6 +52,7 @@ class EncoderStage:
     twin_prob: float = 0.5  # chance a live-swap fake brings its real twin (same frame) into the batch
     transplant_prob: float = 0.0  # chance a fake + twin pair is pasted into a third, real stream
     extra_stills: int = 0  # real photos (LFW: mostly public figures) appended to every batch
+    cell_weight: float = 0.0  # >0: per-cell loss on where each fake is fake (training.swapregion)
     identity_adv_weight: float = 0.0  # >0: gradient-reversed face-model classifier on fakes' features
     augment: float = 1.0
 

@@ -25,6 +25,7 @@ class EncoderOutputs(NamedTuple):
     frame_logit: torch.Tensor  # (N_labelled,)
     domain_logit: torch.Tensor | None  # (N_labelled + N_target,)
     identity_logits: torch.Tensor | None  # (len(identity_rows), n_identities)
+    cell_logits: torch.Tensor | None  # (N_labelled, h, w) frame logits per trunk cell, when asked
 
 
 class EncoderObjective(nn.Module):
@@ -45,12 +46,18 @@ class EncoderObjective(nn.Module):
         domain_strength: float | None,
         identity_rows: list[int],
         identity_strength: float,
+        with_cells: bool = False,
     ) -> EncoderOutputs:
         """``crops`` holds the labelled crops first, then any unlabelled target-domain crops.
 
         ``domain_strength`` None skips the domain classifier; an empty ``identity_rows`` (or no
-        adversary) skips the identity adversary."""
-        features = self.model.encode(crops)
+        adversary) skips the identity adversary; ``with_cells`` adds the per-cell frame logits."""
+        cell_logits = None
+        if with_cells:
+            features, cells = self.model.encode_cells(crops)
+            cell_logits = cells[:n_labelled]
+        else:
+            features = self.model.encode(crops)
         frame_logit = self.model.frame_classifier(features[:n_labelled]).squeeze(1)
         domain_logit = self.domain(features, domain_strength) if domain_strength is not None else None
         identity_logits = (
@@ -58,7 +65,7 @@ class EncoderObjective(nn.Module):
             if self.adversary is not None and identity_rows
             else None
         )
-        return EncoderOutputs(features, frame_logit, domain_logit, identity_logits)
+        return EncoderOutputs(features, frame_logit, domain_logit, identity_logits, cell_logits)
 
 
 def data_parallel(module: nn.Module, world: int) -> nn.Module:

@@ -20,7 +20,7 @@ import os
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -42,7 +42,8 @@ from training.models import Detector, create_detector
 from training.models.domain import DomainClassifier, IdentityAdversary, dann_strength
 from training.parallel import EncoderObjective, data_parallel
 from training.sbi import sample_params, self_blend, self_blend_clip
-from training.transplant import transplant_pair
+from training.swapregion import cell_targets, face_region
+from training.transplant import paste, transplant_mask
 
 
 @dataclass
@@ -173,23 +174,36 @@ def load_data(cfg: TrainConfig, rt: Runtime) -> tuple[ClipGroups, list[Clip], li
     return groups, calib, pair_reals
 
 
-def sample_sbi_crop(rng: np.random.Generator, groups: ClipGroups) -> np.ndarray:
+def sample_sbi_crop(rng: np.random.Generator, groups: ClipGroups) -> tuple[np.ndarray, np.ndarray]:
+    """A self-blended pseudo-fake and its blend mask (where it is fake)."""
     clip = pick(rng, groups.sbi_sources)
     i = int(rng.integers(len(clip.data)))
-    fake, _ = self_blend(clip.data.crops[i], clip.mesh_at(i), sample_params(rng, clip.data.crops.shape[1]))
-    return fake
+    return self_blend(clip.data.crops[i], clip.mesh_at(i), sample_params(rng, clip.data.crops.shape[1]))
 
 
 def sample_transplant(
     rng: np.random.Generator, groups: ClipGroups, swap: np.ndarray, twin: np.ndarray, twin_clip: Clip
-) -> tuple[np.ndarray, np.ndarray]:
-    """A swap and its real twin pasted into a random frame of another real stream with landmarks."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """A swap and its real twin pasted into a random frame of another real stream with landmarks,
+    and the paste mask (None when there is no other stream and the pair is returned as it is)."""
     hosts = [c for c in groups.sbi_sources if c.row.path != twin_clip.row.path]
     if not hosts:
-        return swap, twin
+        return swap, twin, None
     host = pick(rng, hosts)
     k = int(rng.integers(len(host.data)))
-    return transplant_pair(swap, twin, host.data.crops[k], host.mesh_at(k), rng)
+    mask = transplant_mask(host.data.crops[k], host.mesh_at(k), rng)
+    return paste(swap, host.data.crops[k], mask), paste(twin, host.data.crops[k], mask), mask
+
+
+class FrameBatch(NamedTuple):
+    """One encoder batch: crops, labels (1 = fake), each real footage fake's manifest identity (its
+    face model; "" otherwise) and where each crop is fake (``(S, S)`` float32; all zeros for real
+    crops, None where a fake has no landmarks to say)."""
+
+    crops: list[np.ndarray]
+    labels: list[int]
+    identities: list[str]
+    regions: list[np.ndarray | None]
 
 
 def sample_frame_batch(
@@ -201,56 +215,75 @@ def sample_frame_batch(
     twin_prob: float = 0.5,
     transplant_prob: float = 0.0,
     extra_stills: int = 0,
-) -> tuple[list[np.ndarray], list[int], list[str]]:
-    """Half real, half fake crops, with each real footage fake's manifest identity (its face model;
-    "" for reals and pseudo-fakes). A live-swap fake often brings its own real twin (same frame of
+) -> FrameBatch:
+    """Half real, half fake crops. A live-swap fake often brings its own real twin (same frame of
     the same stream), so the encoder must learn the swap rather than the scene; with
     ``transplant_prob`` the pair is pasted into a third, real stream (training.transplant).
 
     ``extra_stills`` real photos are appended beyond ``batch``: every training fake wears a
     polished celebrity face model while the twins show ordinary people, and LFW's real public
     figures take away "looks like a film star" as evidence of a swap (MODEL_CARD.md)."""
-    crops: list[np.ndarray] = []
-    labels: list[int] = []
-    identities: list[str] = []
+    out = FrameBatch([], [], [], [])
+
+    def add(crop: np.ndarray, label: int, identity: str, region: np.ndarray | None) -> None:
+        out.crops.append(crop)
+        out.labels.append(label)
+        out.identities.append(identity)
+        out.regions.append(region if label else np.zeros(crop.shape[:2], np.float32))
+
     shares = {"sbi": sbi_fraction, "other": 0.1, "live": max(0.0, 0.9 - sbi_fraction)}
     available = {"sbi": groups.sbi_sources, "other": groups.other_fakes, "live": groups.live_fakes}
     kinds = [k for k in shares if available[k] and shares[k] > 0]
     weights = np.array([shares[k] for k in kinds])
     n_fake = batch // 2
-    while kinds and sum(labels) < n_fake:
+    while kinds and sum(out.labels) < n_fake:
         kind = kinds[int(rng.choice(len(kinds), p=weights / weights.sum()))]
         if kind == "sbi":
-            crops.append(sample_sbi_crop(rng, groups))
-            labels.append(1)
-            identities.append("")
+            fake, blend = sample_sbi_crop(rng, groups)
+            add(fake, 1, "", blend)
             continue
         clip = pick(rng, available[kind])
         i = int(rng.integers(len(clip.data)))
-        crops.append(clip.data.crops[i])
-        labels.append(1)
-        identities.append(clip.row.identity)
+        add(clip.data.crops[i], 1, clip.row.identity, face_region(clip.mesh_at(i), clip.data.crops.shape[1]))
         twin = pairs.get(clip.row.pair_id) if kind == "live" else None
-        if twin is not None and rng.random() < twin_prob and len(crops) < batch:
+        if twin is not None and rng.random() < twin_prob and len(out.crops) < batch:
             j = int(np.searchsorted(twin.data.frame_index, clip.data.frame_index[i]))
-            crops.append(twin.data.crops[min(j, len(twin.data) - 1)])
-            labels.append(0)
-            identities.append("")
+            add(twin.data.crops[min(j, len(twin.data) - 1)], 0, "", None)
             # drawn only when enabled, so recipes without transplants keep their random stream
             if transplant_prob > 0 and rng.random() < transplant_prob:
-                crops[-2], crops[-1] = sample_transplant(rng, groups, crops[-2], crops[-1], twin)
-    while len(crops) < batch:
+                swap_in_host, twin_in_host, mask = sample_transplant(
+                    rng, groups, out.crops[-2], out.crops[-1], twin
+                )
+                out.crops[-2], out.crops[-1] = swap_in_host, twin_in_host
+                if mask is not None:
+                    out.regions[-2] = mask
+    while len(out.crops) < batch:
         source = groups.still_reals if (rng.random() < 0.25 and groups.still_reals) else groups.video_reals
         clip = pick(rng, source)
-        crops.append(clip.data.crops[int(rng.integers(len(clip.data)))])
-        labels.append(0)
-        identities.append("")
+        add(clip.data.crops[int(rng.integers(len(clip.data)))], 0, "", None)
     for _ in range(extra_stills if groups.still_reals else 0):
         clip = pick(rng, groups.still_reals)
-        crops.append(clip.data.crops[int(rng.integers(len(clip.data)))])
-        labels.append(0)
-        identities.append("")
-    return crops, labels, identities
+        add(clip.data.crops[int(rng.integers(len(clip.data)))], 0, "", None)
+    return out
+
+
+def region_loss(
+    cell_logits: torch.Tensor, regions: list[np.ndarray | None], flips: list[bool]
+) -> torch.Tensor:
+    """Binary cross-entropy of each crop's ``(h, w)`` cell logits against the share of the cell
+    its fake region covers (0 everywhere on real crops); crops whose region is unknown sit out."""
+    grid = (cell_logits.shape[-1], cell_logits.shape[-2])
+    known = [k for k, region in enumerate(regions) if region is not None]
+    if not known:
+        return cell_logits.sum() * 0.0
+    targets = []
+    for k in known:
+        region = regions[k]
+        assert region is not None
+        shares = cell_targets(region[:, ::-1] if flips[k] else region, grid)
+        targets.append(shares)
+    target = torch.from_numpy(np.stack(targets)).to(cell_logits.device)
+    return F.binary_cross_entropy_with_logits(cell_logits[known], target)
 
 
 def freeze_trunk_blocks(model: Detector, n_blocks: int) -> None:
@@ -349,11 +382,13 @@ def train_encoder(
         range(start, st.steps), desc="stage 1: encoder", disable=not rt.main, initial=start, total=st.steps
     )
     for step in bar:
-        crops, labels, identities = sample_frame_batch(
+        batch = sample_frame_batch(
             rng, groups, pairs, st.batch, st.sbi_fraction, st.twin_prob, st.transplant_prob, st.extra_stills
         )
-        crops = [augment_crop(c, rng, st.augment) for c in crops]
-        crops = [c[:, ::-1] if rng.random() < 0.5 else c for c in crops]
+        labels, identities = batch.labels, batch.identities
+        crops = [augment_crop(c, rng, st.augment) for c in batch.crops]
+        flips = [rng.random() < 0.5 for _ in crops]
+        crops = [c[:, ::-1] if flip else c for c, flip in zip(crops, flips, strict=True)]
         target_crops: list[np.ndarray] = []
         if st.dann_weight > 0 and groups.target:
             for _ in range(st.target_batch):
@@ -370,10 +405,15 @@ def train_encoder(
                 strength if target_crops else None,
                 id_rows if len(id_rows) > 1 else [],
                 strength,
+                with_cells=st.cell_weight > 0,
             )
             frame_logit = out.frame_logit.float()
             cls_loss = F.binary_cross_entropy_with_logits(frame_logit, y)
             loss = cls_loss
+            cell_loss = torch.zeros((), device=rt.device)
+            if out.cell_logits is not None:
+                cell_loss = region_loss(out.cell_logits.float(), batch.regions, flips)
+                loss = loss + st.cell_weight * cell_loss
             dom_loss = torch.zeros((), device=rt.device)
             if out.domain_logit is not None:
                 d_label = torch.cat([torch.zeros(len(crops)), torch.ones(len(target_crops))]).to(rt.device)
@@ -397,6 +437,7 @@ def train_encoder(
                 rt.writer.add_scalar("encoder/cls_loss", cls_loss.item(), step)
                 rt.writer.add_scalar("encoder/domain_loss", dom_loss.item(), step)
                 rt.writer.add_scalar("encoder/identity_loss", id_loss.item(), step)
+                rt.writer.add_scalar("encoder/cell_loss", cell_loss.item(), step)
                 rt.writer.add_scalar("encoder/acc", acc, step)
                 rt.writer.add_scalar("encoder/lr", sched.get_last_lr()[0], step)
         if (step + 1) % cfg.checkpoint_every == 0 and step + 1 < st.steps:

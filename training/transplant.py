@@ -58,13 +58,18 @@ def transplant_pair(
     host_mesh: np.ndarray | None,
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``(swap_in_host, twin_in_host)``: the swap's and its real twin's face in ``host``'s stream.
-
-    One mask (the host's face oval or inner face, eroded or dilated, feathered; full strength, since
-    a half-pasted face would keep half of the host's real face) serves both halves."""
-    size = host.shape[0]
+    """``(swap_in_host, twin_in_host)``: the swap's and its real twin's face in ``host``'s stream,
+    both pasted through one :func:`transplant_mask`."""
     if swap.shape != host.shape or twin.shape != host.shape:
         raise ValueError(f"crops must share one shape, got {swap.shape}, {twin.shape}, {host.shape}")
-    params = dataclasses.replace(sample_params(rng, size), blend_ratio=1.0)
-    mask = blend_mask(size, host_mesh, params)
+    mask = transplant_mask(host, host_mesh, rng)
     return paste(swap, host, mask), paste(twin, host, mask)
+
+
+def transplant_mask(host: np.ndarray, host_mesh: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
+    """The paste mask, ``(S, S)`` float32 in [0, 1]: the host's face oval or inner face, eroded or
+    dilated, feathered; full strength, since a half-pasted face would keep half of the host's real
+    face. It is also where the pasted swap is fake."""
+    size = host.shape[0]
+    params = dataclasses.replace(sample_params(rng, size), blend_ratio=1.0)
+    return blend_mask(size, host_mesh, params)

@@ -27,10 +27,10 @@ def main(out_dir: Path, config: str, overrides: list[str]) -> None:
     calibrate = train.calibrate
 
     def recording_draw(*args: Any, **kwargs: Any) -> Any:
-        crops, labels, identities = draw_batch(*args, **kwargs)
-        digest = hashlib.sha1(b"".join(np.ascontiguousarray(c).tobytes() for c in crops))
+        batch = draw_batch(*args, **kwargs)
+        digest = hashlib.sha1(b"".join(np.ascontiguousarray(c).tobytes() for c in batch.crops))
         batch_digests.append(digest.hexdigest())
-        return crops, labels, identities
+        return batch
 
     def recording_calibrate(cfg: Any, rt: train.Runtime, model: torch.nn.Module, calib: Any) -> Any:
         params = {name: p.detach().cpu().clone() for name, p in model.named_parameters()}

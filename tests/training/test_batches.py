@@ -56,13 +56,13 @@ def test_without_transplants_the_random_stream_is_unchanged(groups_and_pairs) ->
     groups, pairs, _ = groups_and_pairs
     a = sample_frame_batch(np.random.default_rng(5), groups, pairs, 16, 0.0, 1.0)
     b = sample_frame_batch(np.random.default_rng(5), groups, pairs, 16, 0.0, 1.0, transplant_prob=0.0)
-    assert a[1] == b[1] and all(np.array_equal(x, y) for x, y in zip(a[0], b[0], strict=True))
+    assert a.labels == b.labels and all(np.array_equal(x, y) for x, y in zip(a.crops, b.crops, strict=True))
 
 
 def test_transplants_replace_each_live_pair_with_a_pasted_pair(groups_and_pairs) -> None:
     groups, pairs, swap = groups_and_pairs
-    plain, plain_labels, _ = sample_frame_batch(np.random.default_rng(5), groups, pairs, 16, 0.0, 1.0)
-    crops, labels, _ = sample_frame_batch(np.random.default_rng(5), groups, pairs, 16, 0.0, 1.0, 1.0)
+    plain, plain_labels, _, _ = sample_frame_batch(np.random.default_rng(5), groups, pairs, 16, 0.0, 1.0)
+    crops, labels, _, regions = sample_frame_batch(np.random.default_rng(5), groups, pairs, 16, 0.0, 1.0, 1.0)
     assert len(crops) == 16 and sum(labels) == 8  # same size and balance as without
     live = [k for k, lab in enumerate(labels) if lab == 1 and k + 1 < len(labels) and labels[k + 1] == 0]
     assert live, "the batch should hold live-swap fakes with their twins"
@@ -73,6 +73,11 @@ def test_transplants_replace_each_live_pair_with_a_pasted_pair(groups_and_pairs)
         # outside the face both halves are the same host frame
         same = (crops[k] == crops[k + 1]).all(axis=2)
         assert same[:8].all() and not same.all()
+        # the fake's region is the paste mask: wherever the two halves differ, and not the border
+        fake_region, twin_region = regions[k], regions[k + 1]
+        assert fake_region is not None and twin_region is not None
+        assert (fake_region[~same] > 0).all() and (fake_region[:8] == 0).all()
+        assert not twin_region.any()
     # the same draws without transplants put the swap's own frames there
     plain_live = [k for k, lab in enumerate(plain_labels) if lab == 1]
     assert all(any(np.array_equal(plain[k], o) for o in originals) for k in plain_live)
@@ -80,8 +85,8 @@ def test_transplants_replace_each_live_pair_with_a_pasted_pair(groups_and_pairs)
 
 def test_extra_stills_are_appended_real_photos(groups_and_pairs) -> None:
     groups, pairs, _ = groups_and_pairs
-    plain, plain_labels, _ = sample_frame_batch(np.random.default_rng(7), groups, pairs, 16, 0.0, 1.0)
-    crops, labels, ids = sample_frame_batch(
+    plain, plain_labels, _, _ = sample_frame_batch(np.random.default_rng(7), groups, pairs, 16, 0.0, 1.0)
+    crops, labels, ids, _ = sample_frame_batch(
         np.random.default_rng(7), groups, pairs, 16, 0.0, 1.0, extra_stills=5
     )
     assert len(crops) == 21 and labels[16:] == [0] * 5 and ids[16:] == [""] * 5
@@ -90,3 +95,25 @@ def test_extra_stills_are_appended_real_photos(groups_and_pairs) -> None:
     )
     photo = groups.still_reals[0].data.crops[0]
     assert all(np.array_equal(c, photo) for c in crops[16:])
+
+
+def test_regions_say_where_each_crop_is_fake(groups_and_pairs) -> None:
+    """Reals: nowhere. Self-blends: their blend mask. Live fakes without landmarks: unknown."""
+    groups, pairs, _ = groups_and_pairs
+    batch = sample_frame_batch(np.random.default_rng(3), groups, pairs, 16, 0.5, 1.0)
+    assert len(batch.regions) == len(batch.crops) == 16
+    for crop, label, region in zip(batch.crops, batch.labels, batch.regions, strict=True):
+        if label == 0:
+            assert region is not None and region.shape == crop.shape[:2] and not region.any()
+    blended = [
+        r
+        for lab, ident, r in zip(batch.labels, batch.identities, batch.regions, strict=True)
+        if lab and not ident
+    ]
+    assert blended and all(r is not None and 0 < r.mean() < 1 for r in blended)
+    swaps = [
+        r
+        for lab, ident, r in zip(batch.labels, batch.identities, batch.regions, strict=True)
+        if lab and ident
+    ]
+    assert swaps and all(r is None for r in swaps)  # the fixture's swap clip stores no landmarks

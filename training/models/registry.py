@@ -50,6 +50,17 @@ class Detector(nn.Module):
         pooled = self.trunk(crops).mean(dim=(2, 3))
         return self.project(pooled)
 
+    def encode_cells(self, crops: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``encode`` plus the frame classifier applied to every cell of the trunk's map before
+        pooling: ``(N, D)`` features and ``(N, h, w)`` cell logits. Projection and classifier are
+        linear, so without dropout the frame logit is exactly the mean of the cell logits: a
+        per-cell loss (training.swapregion) shapes the same score the runtime computes."""
+        fmap = self.trunk(crops)
+        features = self.project(fmap.mean(dim=(2, 3)))
+        linear = self.project[-1]
+        cells = self.frame_classifier(linear(fmap.permute(0, 2, 3, 1))).squeeze(-1)
+        return features, cells
+
     def score_window(self, window: torch.Tensor) -> torch.Tensor:
         """``(B, T, D)`` features -> ``(B,)`` logits."""
         return self.head(window)
