@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import cv2
 import numpy as np
@@ -139,16 +138,3 @@ def test_missing_frame_landmarks_borrow_a_neighbour(face_clip) -> None:
     _, masks = self_blend_clip(crops, holes, np.random.default_rng(0), params=params)
     neighbour = blend_mask(128, marks[3] if marks[3] is not None else marks[5], params)
     assert np.abs(masks[4] - neighbour).mean() < 0.01
-
-
-def test_fast_enough_for_the_training_loop(face_clip) -> None:
-    crops, marks = face_clip
-    rng = np.random.default_rng(0)
-    params = [sample_params(rng, 128) for _ in range(200)]
-    self_blend(crops[0], marks[0], params[0])
-    start = time.perf_counter()
-    for i, p in enumerate(params):
-        self_blend(crops[i % N_FRAMES], marks[i % N_FRAMES], p)
-    per_crop_ms = (time.perf_counter() - start) / len(params) * 1000
-    # Target is < 2 ms (measured ~1 ms); the bound leaves room for a loaded CI machine.
-    assert per_crop_ms < 8.0, f"self_blend takes {per_crop_ms:.2f} ms per 128-px crop"
