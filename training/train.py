@@ -43,7 +43,7 @@ from training.models.domain import DomainClassifier, IdentityAdversary, dann_str
 from training.parallel import EncoderObjective, data_parallel
 from training.sbi import sample_params, self_blend, self_blend_clip
 from training.swapregion import cell_targets, face_region
-from training.transplant import paste, transplant_mask
+from training.transplant import transplant_pair
 
 
 @dataclass
@@ -191,8 +191,7 @@ def sample_transplant(
         return swap, twin, None
     host = pick(rng, hosts)
     k = int(rng.integers(len(host.data)))
-    mask = transplant_mask(host.data.crops[k], host.mesh_at(k), rng)
-    return paste(swap, host.data.crops[k], mask), paste(twin, host.data.crops[k], mask), mask
+    return transplant_pair(swap, twin, host.data.crops[k], host.mesh_at(k), rng)
 
 
 class FrameBatch(NamedTuple):
@@ -273,17 +272,13 @@ def region_loss(
     """Binary cross-entropy of each crop's ``(h, w)`` cell logits against the share of the cell
     its fake region covers (0 everywhere on real crops); crops whose region is unknown sit out."""
     grid = (cell_logits.shape[-1], cell_logits.shape[-2])
-    known = [k for k, region in enumerate(regions) if region is not None]
+    known = [(k, region) for k, region in enumerate(regions) if region is not None]
     if not known:
         return cell_logits.sum() * 0.0
-    targets = []
-    for k in known:
-        region = regions[k]
-        assert region is not None
-        shares = cell_targets(region[:, ::-1] if flips[k] else region, grid)
-        targets.append(shares)
-    target = torch.from_numpy(np.stack(targets)).to(cell_logits.device)
-    return F.binary_cross_entropy_with_logits(cell_logits[known], target)
+    shares = [cell_targets(region[:, ::-1] if flips[k] else region, grid) for k, region in known]
+    target = torch.from_numpy(np.stack(shares)).to(cell_logits.device)
+    rows = [k for k, _ in known]
+    return F.binary_cross_entropy_with_logits(cell_logits[rows], target)
 
 
 def freeze_trunk_blocks(model: Detector, n_blocks: int) -> None:

@@ -57,13 +57,13 @@ def transplant_pair(
     host: np.ndarray,
     host_mesh: np.ndarray | None,
     rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray]:
-    """``(swap_in_host, twin_in_host)``: the swap's and its real twin's face in ``host``'s stream,
-    both pasted through one :func:`transplant_mask`."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(swap_in_host, twin_in_host, mask)``: the swap's and its real twin's face in ``host``'s
+    stream, both pasted through one :func:`transplant_mask`, which is also where the swap is."""
     if swap.shape != host.shape or twin.shape != host.shape:
         raise ValueError(f"crops must share one shape, got {swap.shape}, {twin.shape}, {host.shape}")
     mask = transplant_mask(host, host_mesh, rng)
-    return paste(swap, host, mask), paste(twin, host, mask)
+    return paste(swap, host, mask), paste(twin, host, mask), mask
 
 
 def transplant_mask(host: np.ndarray, host_mesh: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:

@@ -28,15 +28,16 @@ def _donors_and_host(face_clip: Clip) -> tuple[np.ndarray, np.ndarray, np.ndarra
 
 def test_the_pair_differs_only_where_the_donors_do(face_clip: Clip) -> None:
     swap, twin, host, mesh = _donors_and_host(face_clip)
-    fake, real = transplant_pair(swap, twin, host, mesh, np.random.default_rng(0))
+    fake, real, mask = transplant_pair(swap, twin, host, mesh, np.random.default_rng(0))
     assert fake.shape == real.shape == host.shape and fake.dtype == np.uint8
     untouched = (fake == host).all(axis=2) & (real == host).all(axis=2)
     assert 0.2 < untouched.mean() < 0.9  # the host's own surroundings stay, its face is replaced
+    assert mask.shape == host.shape[:2] and untouched[mask == 0].all()  # outside the mask: the host
     face = ~untouched
     # inside the mask the halves differ where the donors do, and carry the donor, not the host
     assert np.abs(fake.astype(int) - real.astype(int))[face].mean() > 1.0
     assert np.abs(real.astype(int) - host.astype(int))[face].mean() > 5.0
-    same, same_again = transplant_pair(twin, twin, host, mesh, np.random.default_rng(0))
+    same, same_again, _ = transplant_pair(twin, twin, host, mesh, np.random.default_rng(0))
     assert np.array_equal(same, same_again)  # identical donors: identical halves
 
 
@@ -53,7 +54,7 @@ def test_a_transplant_takes_the_host_colour(face_clip: Clip) -> None:
 
 def test_without_landmarks_the_template_ellipse_shapes_the_mask(face_clip: Clip) -> None:
     swap, twin, host, _ = _donors_and_host(face_clip)
-    fake, real = transplant_pair(swap, twin, host, None, np.random.default_rng(1))
+    fake, real, _ = transplant_pair(swap, twin, host, None, np.random.default_rng(1))
     changed = ~(fake == host).all(axis=2)
     assert changed[64, 64] and not changed[0, 0] and not changed[127, 127]
 
