@@ -198,3 +198,36 @@ def test_truncated_mobilenet_sees_patches_and_loads_its_blocks(
     assert x.grad is not None
     rows = torch.nonzero(x.grad.abs().sum(dim=(0, 1, 3)))
     assert int(rows.max() - rows.min() + 1) == receptive_field
+
+
+def test_high_pass_removes_flat_and_smooth_content_and_keeps_texture() -> None:
+    from training.models.highpass import HighPass
+
+    highpass = HighPass()
+    flat = torch.full((1, 3, 32, 32), 0.7)
+    assert highpass(flat).abs().max() < 1e-5
+    # a slow ramp (lighting, grading) is almost gone; pixel-scale noise (sensor, texture) stays
+    ramp = torch.linspace(-1, 1, 32).view(1, 1, 1, 32).expand(1, 3, 32, 32)
+    noise = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 0.1
+    inner = (slice(None), slice(None), slice(4, -4), slice(4, -4))
+    assert highpass(ramp)[inner].abs().max() < 1e-4
+    assert highpass(noise).std() > 0.5 * noise.std() * highpass.gain
+
+
+@pytest.mark.parametrize("name", ["mnv2hp_pool", "mnv2l7hp_pool"])
+def test_high_pass_detectors_load_imagenet_weights_without_keys_for_the_filter(
+    tmp_path: Path, name: str
+) -> None:
+    from training.models.mobilenetv2 import MobileNetV2Features
+
+    full = MobileNetV2Features()
+    weights = tmp_path / "mobilenet_v2.pth"
+    torch.save(full.state_dict(), weights)
+    detector = create_detector(name, imagenet=weights)
+    assert not any("highpass" in key for key in detector.state_dict())
+    trunk_state = detector.trunk.state_dict()
+    assert all(torch.equal(v, full.state_dict()[k]) for k, v in trunk_state.items())
+    # the trunk sees the residual: adding a constant to every pixel changes nothing
+    detector.eval()
+    crops = torch.randn(2, 3, 64, 64)
+    assert torch.allclose(detector.encode(crops), detector.encode(crops + 0.5), atol=1e-4)

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from training.models.efficientnet_lite import EfficientNetLite0Features
+from training.models.highpass import MobileNetV2HighPass, MobileNetV2LocalHighPass
 from training.models.mobilenetv2 import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -102,6 +103,8 @@ DETECTORS: dict[str, Callable[..., Detector]] = {
     "effl0_pool": _detector(EfficientNetLite0Features, None),
     "mnv2l7_pool": _detector(MobileNetV2Local, None),  # first 7 blocks: ~60-px patches
     "mnv2l4_pool": _detector(MobileNetV2Patch, None),  # first 4 blocks: ~20-px patches
+    "mnv2hp_pool": _detector(MobileNetV2HighPass, None),  # on the crop's high-pass residual
+    "mnv2l7hp_pool": _detector(MobileNetV2LocalHighPass, None),
 }
 
 
