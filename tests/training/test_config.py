@@ -9,14 +9,16 @@ import pytest
 from realtime.errors import UserError
 from training.config import config_from_dict, config_to_dict, load_config
 
-SHIPPED = Path(__file__).resolve().parents[2] / "training" / "configs" / "callshield_v2.yaml"
+SHIPPED = Path(__file__).resolve().parents[2] / "training" / "configs" / "callshield_v3.yaml"
 
 
 def test_shipped_config_loads() -> None:
     cfg = load_config(SHIPPED)
     assert cfg.model.name == "mnv2_pool"
     assert cfg.model.window == 8
-    assert cfg.encoder.twin_prob == 1.0
+    # the plain recipe: fakes and reals drawn independently, no per-crop degradations
+    assert cfg.encoder.twin_prob == 0.0 and cfg.encoder.augment == 0.0
+    assert cfg.model_version == "callshield-v3"
 
 
 def test_overrides_are_typed(tmp_path: Path) -> None:

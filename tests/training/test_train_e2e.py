@@ -23,7 +23,7 @@ from training.manifest import read_manifest  # noqa: E402
 
 CONFIGS = Path(__file__).resolve().parents[2] / "training" / "configs"
 CONFIG = CONFIGS / "callshield_v1.yaml"  # the previous recipe: DANN, learned head, AltFreezing
-SHIPPED = CONFIGS / "callshield_v2.yaml"  # the shipped model's recipe
+SHIPPED = CONFIGS / "callshield_v3.yaml"  # the shipped model's recipe
 
 
 def test_crop_cache_is_resumable_and_atomic(tiny_manifest: Path, tmp_path: Path) -> None:
@@ -86,7 +86,7 @@ def test_shipped_recipe_trains_and_exports_a_pooling_head(tiny_manifest: Path, t
     overrides = [*tiny_run_overrides(tiny_manifest, tmp_path, out), "encoder.warmup=1"]
     assert main(["train", str(SHIPPED), *overrides]) == 0
     backend = load_backend(out / "model.onnx")
-    assert backend.meta.model_version == "callshield-v2"
+    assert backend.meta.model_version == "callshield-v3"
     rng = np.random.default_rng(0)
     feats = backend.encode(rng.normal(size=(4, 3, 128, 128)).astype(np.float32))
     window_logit = backend.head(feats[None])[0]
