@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from training.models.mobilenetv2 import MobileNetV2Features, MobileNetV2Local
+from training.models.trunk import ImageNetTrunk
 
 # The residual of ImageNet-normalised 128-px face crops has a standard deviation of about 0.12
 # (measured on the crop cache); this gain brings it back to the unit scale the ImageNet stem expects.
@@ -61,23 +62,21 @@ class HighPass(nn.Module):
         return (x - blurred) * self.gain
 
 
-class MobileNetV2HighPass(MobileNetV2Features):
+class HighPassInput(ImageNetTrunk):
+    """Mixin: the trunk's blocks see ``HighPass()(x)`` instead of ``x``. Listed before the trunk
+    class, so the trunk builds its blocks (and loads ImageNet weights) exactly as without it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.highpass = HighPass()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(self.highpass(x))  # type: ignore[no-any-return]
+
+
+class MobileNetV2HighPass(HighPassInput, MobileNetV2Features):
     """MobileNetV2 on the high-pass residual of the crop (ImageNet weights load unchanged)."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.highpass = HighPass()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(self.highpass(x))  # type: ignore[no-any-return]
-
-
-class MobileNetV2LocalHighPass(MobileNetV2Local):
+class MobileNetV2LocalHighPass(HighPassInput, MobileNetV2Local):
     """The 7-block patch trunk (``mnv2l7``) on the high-pass residual."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.highpass = HighPass()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(self.highpass(x))  # type: ignore[no-any-return]
