@@ -50,7 +50,9 @@ class EncoderStage:
     dann_weight: float = 0.3  # 0 disables adversarial domain adaptation
     sbi_fraction: float = 0.45  # share of fakes that are self-blended pseudo-fakes
     twin_prob: float = 0.5  # chance a live-swap fake brings its real twin (same frame) into the batch
-    transplant_prob: float = 0.0  # chance a fake + twin pair is pasted into a third, real stream
+    # chance a fake + twin pair is pasted into a third, real stream; acts only on the pairs that
+    # twin_prob draws, so it does nothing when twin_prob is 0
+    transplant_prob: float = 0.0
     extra_stills: int = 0  # real photos (LFW: mostly public figures) appended to every batch
     cell_weight: float = 0.0  # >0: per-cell loss on where each fake is fake (training.swapregion)
     identity_adv_weight: float = 0.0  # >0: gradient-reversed face-model classifier on fakes' features
