@@ -51,7 +51,7 @@ class EncoderStage:
     sbi_fraction: float = 0.45  # share of fakes that are self-blended pseudo-fakes
     twin_prob: float = 0.5  # chance a live-swap fake brings its real twin (same frame) into the batch
     # chance a fake + twin pair is pasted into a third, real stream; acts only on the pairs that
-    # twin_prob draws, so it does nothing when twin_prob is 0
+    # twin_prob draws (validate_config refuses it with twin_prob 0)
     transplant_prob: float = 0.0
     extra_stills: int = 0  # real photos (LFW: mostly public figures) appended to every batch
     cell_weight: float = 0.0  # >0: per-cell loss on where each fake is fake (training.swapregion)
@@ -145,8 +145,63 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
             obj = getattr(obj, part)
         if not dataclasses.is_dataclass(obj) or not hasattr(obj, leaf):
             raise UserError(f"unknown config key '{dotted}'")
-        setattr(obj, leaf, _coerce(value, getattr(obj, leaf)))
+        try:
+            setattr(obj, leaf, _coerce(value, getattr(obj, leaf)))
+        except ValueError:
+            kind = "a whole number" if isinstance(getattr(obj, leaf), int) else "a number"
+            raise UserError(f"override '{item}': {dotted} must be {kind}") from None
+    validate_config(cfg)
     return cfg
+
+
+_PROBABILITIES = (
+    ("data.calib_fraction", lambda c: c.data.calib_fraction),
+    ("encoder.sbi_fraction", lambda c: c.encoder.sbi_fraction),
+    ("encoder.twin_prob", lambda c: c.encoder.twin_prob),
+    ("encoder.transplant_prob", lambda c: c.encoder.transplant_prob),
+    ("encoder.augment", lambda c: c.encoder.augment),
+    ("target_fpr", lambda c: c.target_fpr),
+)
+_COUNTS = (
+    ("data.crop_size", lambda c: c.data.crop_size),
+    ("data.every", lambda c: c.data.every),
+    ("data.max_frames", lambda c: c.data.max_frames),
+    ("model.window", lambda c: c.model.window),
+    ("model.feature_dim", lambda c: c.model.feature_dim),
+    ("encoder.batch", lambda c: c.encoder.batch),
+    ("head.batch", lambda c: c.head.batch),
+)
+
+
+def validate_config(cfg: TrainConfig) -> None:
+    """Refuse settings that would train something other than what they say, before any work starts.
+
+    Why: a value of the wrong type fails deep inside training after the crop cache is built, and
+    some combinations are silent no-ops (a transplant acts only on the twin pairs ``twin_prob``
+    draws), so a run would report a recipe it never trained."""
+    for name, read in _PROBABILITIES:
+        value = read(cfg)
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 <= value <= 1.0:
+            raise UserError(f"config key '{name}' must be a number from 0 to 1, not {value!r}")
+    for name, read in _COUNTS:
+        value = read(cfg)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise UserError(f"config key '{name}' must be a whole number of at least 1, not {value!r}")
+    for name, value in (("encoder.lr", cfg.encoder.lr), ("head.lr", cfg.head.lr)):
+        # PyYAML reads 3e-4 (no dot) as a string: say so here, not as a TypeError inside AdamW
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+            raise UserError(f"config key '{name}' must be a number above 0, not {value!r}")
+    for name, value in (("encoder.steps", cfg.encoder.steps), ("head.steps", cfg.head.steps)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise UserError(f"config key '{name}' must be a whole number of at least 0, not {value!r}")
+    if cfg.encoder.transplant_prob > 0 and cfg.encoder.twin_prob == 0:
+        raise UserError(
+            "encoder.transplant_prob acts only on the twin pairs encoder.twin_prob draws; "
+            "with twin_prob 0 it would do nothing (set twin_prob above 0, or transplant_prob to 0)"
+        )
+    folds = cfg.data.calib_folds
+    if folds > 1 and not 0 <= cfg.data.calib_fold < folds:
+        raise UserError(f"data.calib_fold must be from 0 to {folds - 1} with data.calib_folds={folds}")
 
 
 def config_from_dict(data: dict[str, Any]) -> TrainConfig:

@@ -53,3 +53,34 @@ def test_config_round_trips_through_a_checkpoint_dict() -> None:
     cfg = load_config(SHIPPED, ["data.calib_folds=3", "encoder.steps=9"])
     again = config_from_dict(config_to_dict(cfg))
     assert again == cfg
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["encoder.twin_prob=0", "encoder.transplant_prob=0.5"], "twin_prob 0 it would do nothing"),
+        (["encoder.augment=1.5"], "encoder.augment"),
+        (["encoder.twin_prob=-0.1"], "encoder.twin_prob"),
+        (["model.window=0"], "model.window"),
+        (["encoder.batch=0"], "encoder.batch"),
+        (["encoder.lr=0"], "encoder.lr"),
+        (["data.calib_folds=3", "data.calib_fold=3"], "calib_fold must be from 0 to 2"),
+        (["encoder.steps=many"], "encoder.steps must be a whole number"),
+    ],
+)
+def test_settings_that_would_not_train_what_they_say_are_refused(overrides: list[str], message: str) -> None:
+    with pytest.raises(UserError, match=message):
+        load_config(SHIPPED, overrides)
+
+
+def test_a_yaml_value_of_the_wrong_type_is_refused_before_training(tmp_path: Path) -> None:
+    # PyYAML reads 3e-4 (no dot in the mantissa) as the string "3e-4"
+    bad = tmp_path / "c.yaml"
+    bad.write_text("encoder:\n  lr: 3e-4\n")
+    with pytest.raises(UserError, match="encoder.lr"):
+        load_config(bad)
+
+
+def test_transplants_with_twin_pairs_are_accepted() -> None:
+    cfg = load_config(SHIPPED, ["encoder.twin_prob=0.5", "encoder.transplant_prob=0.5"])
+    assert cfg.encoder.transplant_prob == 0.5
