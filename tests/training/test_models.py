@@ -231,3 +231,20 @@ def test_high_pass_detectors_load_imagenet_weights_without_keys_for_the_filter(
     detector.eval()
     crops = torch.randn(2, 3, 64, 64)
     assert torch.allclose(detector.encode(crops), detector.encode(crops + 0.5), atol=1e-4)
+
+
+def test_upsampled_detector_sees_a_128_px_crop_at_224_px_and_loads_imagenet_weights(
+    tmp_path: Path,
+) -> None:
+    from training.models.mobilenetv2 import MobileNetV2Features
+
+    full = MobileNetV2Features()
+    weights = tmp_path / "mobilenet_v2.pth"
+    torch.save(full.state_dict(), weights)
+    detector = create_detector("mnv2x224_pool", imagenet=weights)
+    assert detector.trunk.state_dict().keys() == full.state_dict().keys()
+    detector.eval()
+    crops = torch.randn(2, 3, 128, 128)
+    # 224 / 32: the 7 x 7 map of ImageNet's input size, not the 4 x 4 of a 128-px crop
+    assert detector.trunk(crops).shape == (2, 1280, 7, 7)
+    assert full.eval()(crops).shape == (2, 1280, 4, 4)

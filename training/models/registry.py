@@ -27,6 +27,7 @@ from training.models.mobilenetv2 import (
 )
 from training.models.temporal import FrameLogitPoolHead, GRUHead, MeanPoolHead, TemporalConvHead
 from training.models.trunk import ImageNetTrunk
+from training.models.upsample import MobileNetV2Upsampled
 
 
 class Detector(nn.Module):
@@ -105,6 +106,7 @@ DETECTORS: dict[str, Callable[..., Detector]] = {
     "mnv2l4_pool": _detector(MobileNetV2Patch, None),  # first 4 blocks: ~20-px patches
     "mnv2hp_pool": _detector(MobileNetV2HighPass, None),  # on the crop's high-pass residual
     "mnv2l7hp_pool": _detector(MobileNetV2LocalHighPass, None),
+    "mnv2x224_pool": _detector(MobileNetV2Upsampled, None),  # 128-px crop upsampled to 224
 }
 
 
