@@ -57,6 +57,10 @@ class EncoderStage:
     cell_weight: float = 0.0  # >0: per-cell loss on where each fake is fake (training.swapregion)
     identity_adv_weight: float = 0.0  # >0: gradient-reversed face-model classifier on fakes' features
     augment: float = 1.0
+    # >0: linear probing first (LP-FT): this many steps train only the projection and frame
+    # classifier on the frozen trunk, at probe_lr, before the whole network is fine-tuned
+    probe_steps: int = 0
+    probe_lr: float = 1e-3
 
 
 @dataclass
@@ -187,11 +191,19 @@ def validate_config(cfg: TrainConfig) -> None:
         value = read(cfg)
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise UserError(f"config key '{name}' must be a whole number of at least 1, not {value!r}")
-    for name, value in (("encoder.lr", cfg.encoder.lr), ("head.lr", cfg.head.lr)):
+    for name, value in (
+        ("encoder.lr", cfg.encoder.lr),
+        ("encoder.probe_lr", cfg.encoder.probe_lr),
+        ("head.lr", cfg.head.lr),
+    ):
         # PyYAML reads 3e-4 (no dot) as a string: say so here, not as a TypeError inside AdamW
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
             raise UserError(f"config key '{name}' must be a number above 0, not {value!r}")
-    for name, value in (("encoder.steps", cfg.encoder.steps), ("head.steps", cfg.head.steps)):
+    for name, value in (
+        ("encoder.steps", cfg.encoder.steps),
+        ("encoder.probe_steps", cfg.encoder.probe_steps),
+        ("head.steps", cfg.head.steps),
+    ):
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise UserError(f"config key '{name}' must be a whole number of at least 0, not {value!r}")
     if cfg.encoder.transplant_prob > 0 and cfg.encoder.twin_prob == 0:

@@ -127,3 +127,31 @@ def test_identity_adversary_trains_on_the_fakes_face_models(tiny_manifest: Path,
     events.Reload()
     losses = [e.value for e in events.Scalars("encoder/identity_loss")]
     assert len(losses) == 3 and all(v > 0 for v in losses)  # two face models: cross-entropy > 0
+
+
+def test_linear_probe_trains_the_head_and_leaves_the_trunk_as_it_was(
+    tiny_manifest: Path, tmp_path: Path
+) -> None:
+    """LP-FT's first stage: only the projection and frame classifier move, and the trunk's
+    BatchNorm statistics are not updated by the probe's batches."""
+    import torch
+
+    from training.config import load_config
+    from training.models.registry import create_detector
+    from training.train import load_data, probe_linear_head, seed_everything, setup_runtime
+
+    out = tmp_path / "probe"
+    overrides = [*tiny_run_overrides(tiny_manifest, tmp_path, out), "encoder.probe_steps=3"]
+    cfg = load_config(SHIPPED, [*overrides, "encoder.probe_lr=0.05", "threads=1"])
+    rt = setup_runtime(cfg, out)
+    rng = seed_everything(cfg.seed)
+    groups, _, pair_reals = load_data(cfg, rt)
+    model = create_detector(cfg.model.name, feature_dim=cfg.model.feature_dim)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    probe_linear_head(cfg, rt, model, groups, {c.row.pair_id: c for c in pair_reals}, rng)
+    after = model.state_dict()
+    trunk_keys = [k for k in before if k.startswith("trunk.")]
+    assert any("running_mean" in k for k in trunk_keys)
+    assert all(torch.equal(before[k], after[k]) for k in trunk_keys)
+    assert not torch.equal(before["frame_classifier.weight"], after["frame_classifier.weight"])
+    assert not torch.equal(before["project.1.weight"], after["project.1.weight"])
