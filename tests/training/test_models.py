@@ -248,3 +248,15 @@ def test_upsampled_detector_sees_a_128_px_crop_at_224_px_and_loads_imagenet_weig
     # 224 / 32: the 7 x 7 map of ImageNet's input size, not the 4 x 4 of a 128-px crop
     assert detector.trunk(crops).shape == (2, 1280, 7, 7)
     assert full.eval()(crops).shape == (2, 1280, 4, 4)
+
+
+def test_upsampling_matrices_resize_like_bilinear_interpolation() -> None:
+    import torch.nn.functional as F
+
+    from training.models.upsample import bilinear_matrix
+
+    x = torch.randn(2, 3, 64, 40, generator=torch.Generator().manual_seed(0))
+    ours = bilinear_matrix(64, 112) @ x @ bilinear_matrix(40, 70).T
+    reference = F.interpolate(x, size=(112, 70), mode="bilinear", align_corners=False)
+    assert torch.allclose(ours, reference, atol=1e-4)
+    assert torch.allclose(bilinear_matrix(64, 112).sum(dim=1), torch.ones(112))
