@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -158,22 +159,48 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
     return cfg
 
 
-_PROBABILITIES = (
-    ("data.calib_fraction", lambda c: c.data.calib_fraction),
-    ("encoder.sbi_fraction", lambda c: c.encoder.sbi_fraction),
-    ("encoder.twin_prob", lambda c: c.encoder.twin_prob),
-    ("encoder.transplant_prob", lambda c: c.encoder.transplant_prob),
-    ("encoder.augment", lambda c: c.encoder.augment),
-    ("target_fpr", lambda c: c.target_fpr),
-)
-_COUNTS = (
-    ("data.crop_size", lambda c: c.data.crop_size),
-    ("data.every", lambda c: c.data.every),
-    ("data.max_frames", lambda c: c.data.max_frames),
-    ("model.window", lambda c: c.model.window),
-    ("model.feature_dim", lambda c: c.model.feature_dim),
-    ("encoder.batch", lambda c: c.encoder.batch),
-    ("head.batch", lambda c: c.head.batch),
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# (dotted keys, test, what the test asks for): the range every value of those keys must be in
+_RANGES: tuple[tuple[tuple[str, ...], Callable[[Any], bool], str], ...] = (
+    (
+        (
+            "data.calib_fraction",
+            "encoder.sbi_fraction",
+            "encoder.twin_prob",
+            "encoder.transplant_prob",
+            "encoder.augment",
+            "target_fpr",
+        ),
+        lambda v: _is_number(v) and 0.0 <= v <= 1.0,
+        "a number from 0 to 1",
+    ),
+    (
+        (
+            "data.crop_size",
+            "data.every",
+            "data.max_frames",
+            "model.window",
+            "model.feature_dim",
+            "encoder.batch",
+            "head.batch",
+        ),
+        lambda v: _is_whole(v) and v >= 1,
+        "a whole number of at least 1",
+    ),
+    # PyYAML reads 3e-4 (no dot) as a string: say so here, not as a TypeError inside AdamW
+    (("encoder.lr", "encoder.probe_lr", "head.lr"), lambda v: _is_number(v) and v > 0, "a number above 0"),
+    (
+        ("encoder.steps", "encoder.probe_steps", "head.steps"),
+        lambda v: _is_whole(v) and v >= 0,
+        "a whole number of at least 0",
+    ),
 )
 
 
@@ -183,29 +210,13 @@ def validate_config(cfg: TrainConfig) -> None:
     Why: a value of the wrong type fails deep inside training after the crop cache is built, and
     some combinations are silent no-ops (a transplant acts only on the twin pairs ``twin_prob``
     draws), so a run would report a recipe it never trained."""
-    for name, read in _PROBABILITIES:
-        value = read(cfg)
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 <= value <= 1.0:
-            raise UserError(f"config key '{name}' must be a number from 0 to 1, not {value!r}")
-    for name, read in _COUNTS:
-        value = read(cfg)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise UserError(f"config key '{name}' must be a whole number of at least 1, not {value!r}")
-    for name, value in (
-        ("encoder.lr", cfg.encoder.lr),
-        ("encoder.probe_lr", cfg.encoder.probe_lr),
-        ("head.lr", cfg.head.lr),
-    ):
-        # PyYAML reads 3e-4 (no dot) as a string: say so here, not as a TypeError inside AdamW
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
-            raise UserError(f"config key '{name}' must be a number above 0, not {value!r}")
-    for name, value in (
-        ("encoder.steps", cfg.encoder.steps),
-        ("encoder.probe_steps", cfg.encoder.probe_steps),
-        ("head.steps", cfg.head.steps),
-    ):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise UserError(f"config key '{name}' must be a whole number of at least 0, not {value!r}")
+    for keys, in_range, wanted in _RANGES:
+        for dotted in keys:
+            value: Any = cfg
+            for part in dotted.split("."):
+                value = getattr(value, part)
+            if not in_range(value):
+                raise UserError(f"config key '{dotted}' must be {wanted}, not {value!r}")
     if cfg.encoder.transplant_prob > 0 and cfg.encoder.twin_prob == 0:
         raise UserError(
             "encoder.transplant_prob acts only on the twin pairs encoder.twin_prob draws; "
