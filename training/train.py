@@ -35,7 +35,7 @@ from realtime.errors import UserError
 from training.augment import augment_crop, augment_window
 from training.cache import CacheSpec, build_cache
 from training.clips import Clip, ClipGroups, heldout_identities, load_clips, pick
-from training.config import DataConfig, TrainConfig, config_to_dict
+from training.config import DataConfig, EncoderStage, TrainConfig, config_to_dict
 from training.manifest import ManifestRow, read_manifest
 from training.metrics import sigmoid
 from training.models import Detector, create_detector
@@ -330,6 +330,21 @@ def stage_done(resume: dict[str, Any] | None, stage: str) -> bool:
     return resume is not None and STAGES.index(resume["stage"]) > STAGES.index(stage)
 
 
+def draw_encoder_batch(
+    rng: np.random.Generator, groups: ClipGroups, pairs: dict[str, Clip], st: EncoderStage
+) -> tuple[FrameBatch, list[np.ndarray], list[bool]]:
+    """One encoder-stage batch as the network sees it: the drawn crops, each degraded
+    (``st.augment``) and then mirrored with probability 1/2; the flips are returned because the
+    per-cell loss must mirror its swap regions the same way."""
+    batch = sample_frame_batch(
+        rng, groups, pairs, st.batch, st.sbi_fraction, st.twin_prob, st.transplant_prob, st.extra_stills
+    )
+    crops = [augment_crop(c, rng, st.augment) for c in batch.crops]
+    flips = [rng.random() < 0.5 for _ in crops]
+    crops = [c[:, ::-1] if flip else c for c, flip in zip(crops, flips, strict=True)]
+    return batch, crops, flips
+
+
 def probe_linear_head(
     cfg: TrainConfig,
     rt: Runtime,
@@ -355,11 +370,7 @@ def probe_linear_head(
     model.project.train()
     bar = tqdm(range(st.probe_steps), desc="stage 1: linear probe", disable=not rt.main)
     for _ in bar:
-        batch = sample_frame_batch(
-            rng, groups, pairs, st.batch, st.sbi_fraction, st.twin_prob, st.transplant_prob, st.extra_stills
-        )
-        crops = [augment_crop(c, rng, st.augment) for c in batch.crops]
-        crops = [c[:, ::-1] if rng.random() < 0.5 else c for c in crops]
+        batch, crops, _ = draw_encoder_batch(rng, groups, pairs, st)
         x = to_tensor(crops, rt.device, model)
         y = torch.tensor(batch.labels, dtype=torch.float32, device=rt.device)
         with torch.no_grad(), autocast(rt):
@@ -423,13 +434,8 @@ def train_encoder(
         range(start, st.steps), desc="stage 1: encoder", disable=not rt.main, initial=start, total=st.steps
     )
     for step in bar:
-        batch = sample_frame_batch(
-            rng, groups, pairs, st.batch, st.sbi_fraction, st.twin_prob, st.transplant_prob, st.extra_stills
-        )
+        batch, crops, flips = draw_encoder_batch(rng, groups, pairs, st)
         labels, identities = batch.labels, batch.identities
-        crops = [augment_crop(c, rng, st.augment) for c in batch.crops]
-        flips = [rng.random() < 0.5 for _ in crops]
-        crops = [c[:, ::-1] if flip else c for c, flip in zip(crops, flips, strict=True)]
         target_crops: list[np.ndarray] = []
         if st.dann_weight > 0 and groups.target:
             for _ in range(st.target_batch):
