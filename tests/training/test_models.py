@@ -17,6 +17,18 @@ from training.models.domain import (  # noqa: E402
 )
 
 
+@pytest.fixture
+def imagenet_like(tmp_path: Path) -> tuple[torch.nn.Module, Path]:
+    """A randomly initialised MobileNetV2 trunk and its weights saved as torchvision's ImageNet
+    file is laid out (``features.*`` plus the classifier the trunks leave out)."""
+    from training.models.mobilenetv2 import MobileNetV2Features
+
+    full = MobileNetV2Features()
+    weights = tmp_path / "mobilenet_v2.pth"
+    torch.save({**full.state_dict(), "classifier.1.weight": torch.zeros(1000, 1280)}, weights)
+    return full, weights
+
+
 @pytest.mark.parametrize("name", sorted(DETECTORS))
 def test_detector_forward_backward(name: str) -> None:
     model = create_detector(name, feature_dim=16)
@@ -176,14 +188,12 @@ def test_identity_adversary_reverses_its_gradient_into_the_features() -> None:
 
 @pytest.mark.parametrize(("kept_blocks", "receptive_field"), [(7, 59), (4, 19)])
 def test_truncated_mobilenet_sees_patches_and_loads_its_blocks(
-    tmp_path: Path, kept_blocks: int, receptive_field: int
+    imagenet_like: tuple[torch.nn.Module, Path], kept_blocks: int, receptive_field: int
 ) -> None:
-    from training.models.mobilenetv2 import MobileNetV2Features, MobileNetV2Local, MobileNetV2Patch
+    from training.models.mobilenetv2 import MobileNetV2Local, MobileNetV2Patch
 
     cls = MobileNetV2Local if kept_blocks == 7 else MobileNetV2Patch
-    full = MobileNetV2Features()
-    weights = tmp_path / "mobilenet_v2.pth"
-    torch.save({**full.state_dict(), "classifier.1.weight": torch.zeros(1000, 1280)}, weights)
+    full, weights = imagenet_like
     trunk = cls()
     trunk.load_imagenet(weights)
     assert len(trunk.features) == kept_blocks
@@ -216,13 +226,9 @@ def test_high_pass_removes_flat_and_smooth_content_and_keeps_texture() -> None:
 
 @pytest.mark.parametrize("name", ["mnv2hp_pool", "mnv2l7hp_pool"])
 def test_high_pass_detectors_load_imagenet_weights_without_keys_for_the_filter(
-    tmp_path: Path, name: str
+    imagenet_like: tuple[torch.nn.Module, Path], name: str
 ) -> None:
-    from training.models.mobilenetv2 import MobileNetV2Features
-
-    full = MobileNetV2Features()
-    weights = tmp_path / "mobilenet_v2.pth"
-    torch.save(full.state_dict(), weights)
+    full, weights = imagenet_like
     detector = create_detector(name, imagenet=weights)
     assert not any("highpass" in key for key in detector.state_dict())
     trunk_state = detector.trunk.state_dict()
@@ -234,13 +240,9 @@ def test_high_pass_detectors_load_imagenet_weights_without_keys_for_the_filter(
 
 
 def test_upsampled_detector_sees_a_128_px_crop_at_224_px_and_loads_imagenet_weights(
-    tmp_path: Path,
+    imagenet_like: tuple[torch.nn.Module, Path],
 ) -> None:
-    from training.models.mobilenetv2 import MobileNetV2Features
-
-    full = MobileNetV2Features()
-    weights = tmp_path / "mobilenet_v2.pth"
-    torch.save(full.state_dict(), weights)
+    full, weights = imagenet_like
     detector = create_detector("mnv2x224_pool", imagenet=weights)
     assert detector.trunk.state_dict().keys() == full.state_dict().keys()
     detector.eval()
