@@ -12,6 +12,8 @@ to the crop the runtime cuts.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import torch
 
 from training.models.mobilenetv2 import MobileNetV2Features
@@ -21,10 +23,12 @@ from training.models.trunk import ImageNetTrunk
 UPSAMPLE_FACTOR = 1.75
 
 
+@lru_cache(maxsize=8)
 def bilinear_matrix(n_in: int, n_out: int) -> torch.Tensor:
     """``(n_out, n_in)`` weights of 1-D bilinear resizing with half-pixel centres and clamped
     edges: ``matrix @ line`` is ``F.interpolate(..., mode="bilinear", align_corners=False)``
-    along one axis. Computed in float64, then stored as float32."""
+    along one axis. Computed in float64, then stored as float32; cached, because a model sees one
+    crop size and every forward pass asks for the same two matrices (callers must not modify it)."""
     scale = n_in / n_out
     source = ((torch.arange(n_out, dtype=torch.float64) + 0.5) * scale - 0.5).clamp(min=0.0)
     lower = source.floor().long().clamp(max=n_in - 1)
