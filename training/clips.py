@@ -8,7 +8,7 @@ sources (live swaps, pseudo-fakes) in every batch instead of drowning them in st
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -113,6 +113,8 @@ class ClipGroups:
     still_reals: list[Clip]  # real photos (LFW, portraits)
     sbi_sources: list[Clip]  # real clips with landmarks, for self-blended pseudo-fakes
     target: list[Clip]  # call-domain clips, labels withheld (DANN target)
+    # manifest path -> that real clip's crops as training.render's autoencoder draws them
+    renders: dict[str, np.ndarray] = field(default_factory=dict)
 
     @staticmethod
     def build(clean: list[Clip], call: list[Clip]) -> ClipGroups:

@@ -62,6 +62,11 @@ class EncoderStage:
     # classifier on the frozen trunk, at probe_lr, before the whole network is fine-tuned
     probe_steps: int = 0
     probe_lr: float = 1e-3
+    # share of fakes that are decoder-rendered pseudo-fakes (training.render); the renderer trains
+    # for render_steps on the run's real crops, or is loaded from ``renderer`` when that is a path
+    render_fraction: float = 0.0
+    render_steps: int = 1500
+    renderer: str = ""
 
 
 @dataclass
@@ -175,6 +180,7 @@ _RANGES: tuple[tuple[tuple[str, ...], Callable[[Any], bool], str], ...] = (
             "encoder.sbi_fraction",
             "encoder.twin_prob",
             "encoder.transplant_prob",
+            "encoder.render_fraction",
             "encoder.augment",
             "target_fpr",
         ),
@@ -197,7 +203,7 @@ _RANGES: tuple[tuple[tuple[str, ...], Callable[[Any], bool], str], ...] = (
     # PyYAML reads 3e-4 (no dot) as a string: say so here, not as a TypeError inside AdamW
     (("encoder.lr", "encoder.probe_lr", "head.lr"), lambda v: _is_number(v) and v > 0, "a number above 0"),
     (
-        ("encoder.steps", "encoder.probe_steps", "head.steps"),
+        ("encoder.steps", "encoder.probe_steps", "encoder.render_steps", "head.steps"),
         lambda v: _is_whole(v) and v >= 0,
         "a whole number of at least 0",
     ),
@@ -221,6 +227,11 @@ def validate_config(cfg: TrainConfig) -> None:
         raise UserError(
             "encoder.transplant_prob acts only on the twin pairs encoder.twin_prob draws; "
             "with twin_prob 0 it would do nothing (set twin_prob above 0, or transplant_prob to 0)"
+        )
+    if cfg.encoder.sbi_fraction + cfg.encoder.render_fraction > 0.9:
+        raise UserError(
+            "encoder.sbi_fraction + encoder.render_fraction must be at most 0.9 "
+            "(a tenth of the fakes are always FF++/DFDC manipulations where the data has them)"
         )
     folds = cfg.data.calib_folds
     if folds > 1 and not 0 <= cfg.data.calib_fold < folds:

@@ -41,6 +41,7 @@ from training.metrics import sigmoid
 from training.models import Detector, create_detector
 from training.models.domain import DomainClassifier, IdentityAdversary, dann_strength
 from training.parallel import EncoderObjective, data_parallel
+from training.render import load_autoencoder, reconstruct, rendered_fake, save_autoencoder, train_autoencoder
 from training.sbi import sample_params, self_blend, self_blend_clip
 from training.swapregion import cell_targets, face_region
 from training.transplant import transplant_pair
@@ -214,6 +215,7 @@ def sample_frame_batch(
     twin_prob: float = 0.5,
     transplant_prob: float = 0.0,
     extra_stills: int = 0,
+    render_fraction: float = 0.0,
 ) -> FrameBatch:
     """Half real, half fake crops. A live-swap fake often brings its own real twin (same frame of
     the same stream), so the encoder must learn the swap rather than the scene; with
@@ -221,7 +223,10 @@ def sample_frame_batch(
 
     ``extra_stills`` real photos are appended beyond ``batch``: every training fake wears a
     polished celebrity face model while the twins show ordinary people, and LFW's real public
-    figures take away "looks like a film star" as evidence of a swap (MODEL_CARD.md)."""
+    figures take away "looks like a film star" as evidence of a swap (MODEL_CARD.md).
+
+    ``render_fraction`` of the fakes are decoder-rendered pseudo-fakes (training.render) of the
+    real clips in ``groups.renders``."""
     out = FrameBatch([], [], [], [])
 
     def add(crop: np.ndarray, label: int, identity: str, region: np.ndarray | None) -> None:
@@ -230,8 +235,19 @@ def sample_frame_batch(
         out.identities.append(identity)
         out.regions.append(region if label else np.zeros(crop.shape[:2], np.float32))
 
-    shares = {"sbi": sbi_fraction, "other": 0.1, "live": max(0.0, 0.9 - sbi_fraction)}
-    available = {"sbi": groups.sbi_sources, "other": groups.other_fakes, "live": groups.live_fakes}
+    shares = {
+        "sbi": sbi_fraction,
+        "render": render_fraction,
+        "other": 0.1,
+        "live": max(0.0, 0.9 - sbi_fraction - render_fraction),
+    }
+    rendered = [c for c in groups.sbi_sources if c.row.path in groups.renders]
+    available = {
+        "sbi": groups.sbi_sources,
+        "render": rendered,
+        "other": groups.other_fakes,
+        "live": groups.live_fakes,
+    }
     kinds = [k for k in shares if available[k] and shares[k] > 0]
     weights = np.array([shares[k] for k in kinds])
     n_fake = batch // 2
@@ -240,6 +256,13 @@ def sample_frame_batch(
         if kind == "sbi":
             fake, blend = sample_sbi_crop(rng, groups)
             add(fake, 1, "", blend)
+            continue
+        if kind == "render":
+            clip = pick(rng, rendered)
+            i = int(rng.integers(len(clip.data)))
+            rendering = groups.renders[clip.row.path][i]
+            fake, rendered_region = rendered_fake(clip.data.crops[i], rendering, clip.mesh_at(i), rng)
+            add(fake, 1, "", rendered_region)
             continue
         clip = pick(rng, available[kind])
         i = int(rng.integers(len(clip.data)))
@@ -331,13 +354,24 @@ def stage_done(resume: dict[str, Any] | None, stage: str) -> bool:
 
 
 def draw_encoder_batch(
-    rng: np.random.Generator, groups: ClipGroups, pairs: dict[str, Clip], st: EncoderStage
+    rng: np.random.Generator,
+    groups: ClipGroups,
+    pairs: dict[str, Clip],
+    st: EncoderStage,
 ) -> tuple[FrameBatch, list[np.ndarray], list[bool]]:
     """One encoder-stage batch as the network sees it: the drawn crops, each degraded
     (``st.augment``) and then mirrored with probability 1/2; the flips are returned because the
     per-cell loss must mirror its swap regions the same way."""
     batch = sample_frame_batch(
-        rng, groups, pairs, st.batch, st.sbi_fraction, st.twin_prob, st.transplant_prob, st.extra_stills
+        rng,
+        groups,
+        pairs,
+        st.batch,
+        st.sbi_fraction,
+        st.twin_prob,
+        st.transplant_prob,
+        st.extra_stills,
+        st.render_fraction,
     )
     crops = [augment_crop(c, rng, st.augment) for c in batch.crops]
     flips = [rng.random() < 0.5 for _ in crops]
@@ -750,6 +784,26 @@ def make_meta(
     )
 
 
+def build_renders(cfg: TrainConfig, rt: Runtime, groups: ClipGroups, out_dir: Path) -> dict[str, np.ndarray]:
+    """Every landmarked real clip's crops as a face autoencoder draws them (training.render).
+
+    The autoencoder is ``encoder.renderer`` when that names a file; otherwise it is trained here on
+    the run's own real crops (fit identities only, so a held-out fold stays unseen) and kept as
+    ``out_dir/renderer.pt``, which a resumed run reuses."""
+    st = cfg.encoder
+    given = Path(st.renderer).expanduser() if st.renderer else None
+    kept = out_dir / "renderer.pt"
+    if given is not None or kept.is_file():
+        model = load_autoencoder(given or kept)
+    else:
+        crops = np.concatenate([c.data.crops for c in groups.video_reals + groups.still_reals])
+        seed_rng = np.random.default_rng((cfg.seed, 1))  # its own stream: the batches' stays as it was
+        model = train_autoencoder(crops, st.render_steps, seed_rng, progress=rt.main)
+        if rt.main:
+            save_autoencoder(model, kept)
+    return {c.row.path: reconstruct(model, c.data.crops) for c in groups.sbi_sources}
+
+
 def run_training(cfg: TrainConfig, resume: bool = False) -> Path:
     """Train, calibrate and save ``out_dir/model.pt``; returns its path."""
     out_dir = Path(cfg.out_dir)
@@ -780,6 +834,8 @@ def run_training(cfg: TrainConfig, resume: bool = False) -> Path:
         if rt.main:
             print(f"resuming from {ckpt.path}: stage {state['stage']} step {state['step']}", flush=True)
     if not stage_done(state, "encoder"):
+        if cfg.encoder.render_fraction > 0:
+            groups.renders = build_renders(cfg, rt, groups, out_dir)
         train_encoder(cfg, rt, model, domain, groups, pairs, rng, ckpt, state)
         ckpt.save("head", 0, model, {})
     if not stage_done(state, "head"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -117,3 +119,34 @@ def test_regions_say_where_each_crop_is_fake(groups_and_pairs) -> None:
         if lab and ident
     ]
     assert swaps and all(r is None for r in swaps)  # the fixture's swap clip stores no landmarks
+
+
+def test_rendered_fakes_are_pasted_renderings_of_real_clips(groups_and_pairs) -> None:
+    """With ``render_fraction`` some fakes are a real crop with its rendering pasted into the face;
+    with none the random stream is what it was."""
+    groups, pairs, _ = groups_and_pairs
+    plain = sample_frame_batch(np.random.default_rng(9), groups, pairs, 16, 0.0, 1.0)
+    unrendered = sample_frame_batch(
+        np.random.default_rng(9), groups, pairs, 16, 0.0, 1.0, render_fraction=0.0
+    )
+    assert plain.labels == unrendered.labels
+    assert all(np.array_equal(a, b) for a, b in zip(plain.crops, unrendered.crops, strict=True))
+    host = groups.sbi_sources[0]  # a real video with landmarks
+    flat = np.full_like(host.data.crops, 128)
+    with_renders = dataclasses.replace(groups, renders={host.row.path: flat})
+    batch = sample_frame_batch(
+        np.random.default_rng(9), with_renders, pairs, 16, 0.0, 1.0, render_fraction=0.6
+    )
+    assert len(batch.crops) == 16 and sum(batch.labels) == 8
+    rendered = [
+        (c, r)
+        for c, lab, ident, r in zip(batch.crops, batch.labels, batch.identities, batch.regions, strict=True)
+        if lab and not ident
+    ]
+    assert rendered, "render_fraction 0.6 should draw rendered fakes"
+    for crop, region in rendered:
+        assert region is not None and 0 < region.mean() < 1
+        k = next(
+            i for i, c in enumerate(host.data.crops) if np.array_equal(c[region == 0], crop[region == 0])
+        )
+        assert not np.array_equal(crop, host.data.crops[k])  # its face is the pasted rendering

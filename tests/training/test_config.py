@@ -59,6 +59,8 @@ def test_config_round_trips_through_a_checkpoint_dict() -> None:
     ("overrides", "message"),
     [
         (["encoder.twin_prob=0", "encoder.transplant_prob=0.5"], "twin_prob 0 it would do nothing"),
+        (["encoder.sbi_fraction=0.5", "encoder.render_fraction=0.5"], "must be at most 0.9"),
+        (["encoder.render_fraction=1.5"], "encoder.render_fraction' must be a number from 0 to 1"),
         (["encoder.augment=1.5"], "encoder.augment"),
         (["encoder.twin_prob=-0.1"], "encoder.twin_prob"),
         (["model.window=0"], "model.window"),

@@ -155,3 +155,28 @@ def test_linear_probe_trains_the_head_and_leaves_the_trunk_as_it_was(
     assert all(torch.equal(before[k], after[k]) for k in trunk_keys)
     assert not torch.equal(before["frame_classifier.weight"], after["frame_classifier.weight"])
     assert not torch.equal(before["project.1.weight"], after["project.1.weight"])
+
+
+def test_rendered_pseudo_fakes_train_a_renderer_and_reuse_it(tiny_manifest: Path, tmp_path: Path) -> None:
+    """``encoder.render_fraction`` trains the face autoencoder on the run's real crops, keeps it in
+    the run folder, and a later run given it as ``encoder.renderer`` trains with it."""
+    out = tmp_path / "run"
+    overrides = [*tiny_run_overrides(tiny_manifest, tmp_path, out), "encoder.steps=2", "encoder.batch=8"]
+    render = ["encoder.render_fraction=0.5", "encoder.render_steps=2"]
+    assert main(["train", str(SHIPPED), *overrides, *render]) == 0
+    renderer = out / "renderer.pt"
+    assert renderer.is_file() and (out / "model.onnx").is_file()
+    again = tmp_path / "again"
+    reuse = [*tiny_run_overrides(tiny_manifest, tmp_path, again), "encoder.steps=2", "encoder.batch=8"]
+    assert main(["train", str(SHIPPED), *reuse, *render, f"encoder.renderer={renderer}"]) == 0
+    assert not (again / "renderer.pt").exists()  # given, not trained again
+
+
+def test_a_missing_renderer_is_one_error_line(
+    tiny_manifest: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["train", str(SHIPPED), f"data.manifest={tiny_manifest}", "encoder.render_fraction=0.3"]
+    code = main([*argv, f"encoder.renderer={tmp_path / 'nope.pt'}", f"out_dir={tmp_path / 'run'}"])
+    err = capsys.readouterr().err
+    assert code != 0 and err.count("error:") == 1 and "renderer not found" in err
+    assert not (tmp_path / "run").exists()  # refused before anything is written
