@@ -354,10 +354,7 @@ def stage_done(resume: dict[str, Any] | None, stage: str) -> bool:
 
 
 def draw_encoder_batch(
-    rng: np.random.Generator,
-    groups: ClipGroups,
-    pairs: dict[str, Clip],
-    st: EncoderStage,
+    rng: np.random.Generator, groups: ClipGroups, pairs: dict[str, Clip], st: EncoderStage
 ) -> tuple[FrameBatch, list[np.ndarray], list[bool]]:
     """One encoder-stage batch as the network sees it: the drawn crops, each degraded
     (``st.augment``) and then mirrored with probability 1/2; the flips are returned because the
@@ -789,18 +786,17 @@ def build_renders(cfg: TrainConfig, rt: Runtime, groups: ClipGroups, out_dir: Pa
 
     The autoencoder is ``encoder.renderer`` when that names a file; otherwise it is trained here on
     the run's own real crops (fit identities only, so a held-out fold stays unseen) and kept as
-    ``out_dir/renderer.pt``, which a resumed run reuses."""
+    ``out_dir/renderer.pt``, which a resumed run reuses. Only rank 0 trains it."""
     st = cfg.encoder
     given = Path(st.renderer).expanduser() if st.renderer else None
     kept = out_dir / "renderer.pt"
-    if given is not None or kept.is_file():
-        model = load_autoencoder(given or kept)
-    else:
+    if given is None and not kept.is_file() and rt.main:
         crops = np.concatenate([c.data.crops for c in groups.video_reals + groups.still_reals])
         seed_rng = np.random.default_rng((cfg.seed, 1))  # its own stream: the batches' stays as it was
-        model = train_autoencoder(crops, st.render_steps, seed_rng, progress=rt.main)
-        if rt.main:
-            save_autoencoder(model, kept)
+        save_autoencoder(train_autoencoder(crops, st.render_steps, seed_rng), kept)
+    if rt.world > 1:
+        torch.distributed.barrier()  # under torchrun every rank renders with rank 0's autoencoder
+    model = load_autoencoder(given or kept)
     return {c.row.path: reconstruct(model, c.data.crops) for c in groups.sbi_sources}
 
 
