@@ -16,7 +16,6 @@ training run's own fit identities, so a cross-validation fold never sees its hel
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -72,7 +71,6 @@ def train_autoencoder(
     batch: int = 32,
     lr: float = 5e-4,
     progress: bool = True,
-    log: Callable[[int, float], None] | None = None,
 ) -> FaceAutoencoder:
     """An autoencoder fitted to ``crops`` (``(N, S, S, 3)`` uint8 RGB) by L1 loss, with flips."""
     if len(crops) == 0:
@@ -80,7 +78,7 @@ def train_autoencoder(
     model = FaceAutoencoder()
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     model.train()
-    for step in tqdm(range(steps), desc="renderer", unit="step", disable=not progress):
+    for _ in tqdm(range(steps), desc="renderer", unit="step", disable=not progress):
         picked = crops[rng.integers(len(crops), size=batch)]
         flips = rng.random(batch) < 0.5
         picked[flips] = picked[flips, :, ::-1]
@@ -89,8 +87,6 @@ def train_autoencoder(
         opt.zero_grad()
         loss.backward()
         opt.step()
-        if log is not None and step % 50 == 0:
-            log(step, float(loss))
     return model.eval()
 
 
