@@ -23,6 +23,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from realtime.atomic import atomic_path
 from training.transplant import paste, transplant_mask
 
 
@@ -110,9 +111,8 @@ def rendered_fake(
 
 
 def save_autoencoder(model: FaceAutoencoder, path: Path) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save(model.state_dict(), tmp)
-    tmp.replace(path)
+    with atomic_path(path, suffix=".pt") as tmp:
+        torch.save(model.state_dict(), tmp)
 
 
 def load_autoencoder(path: Path) -> FaceAutoencoder:
