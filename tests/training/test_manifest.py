@@ -143,12 +143,44 @@ def test_split_small_source_still_gets_val_but_keeps_train() -> None:
     assert {r.split for r in single} == {"train"}
 
 
+# ../shared/data/README.md, "How the split is made": rows counted per line of its table.
+README_SPLIT_TABLE = {
+    "deepfacelive": [32, 32, 9, 9],
+    "ffpp_c23": [2, 3, 1, 1],
+    "dfdc": [2, 2, 0, 2],
+    "grid": [9, 0, 2, 0],
+    "liveportrait": [15, 0, 3, 0],
+    "lfw": [1532, 0, 383, 0],
+    "swaps/": [13, 12, 4, 4],
+    "talking/": [36, 41, 10, 10],
+    "academic/ ffpp_c23": [25, 47, 13, 21],
+    "academic/ celebdf": [4, 7, 3, 0],
+    "academic/ dfdc": [11, 12, 0, 1],
+    "academic/ ffpp_c40, ffpp_unknown": [18, 16, 0, 0],
+}
+
+
+def _readme_table_row(row: ManifestRow) -> str:
+    """The line of the README's split table a manifest row is counted in."""
+    folder = row.path.split("/")[0]
+    if folder in ("swaps", "talking"):
+        return f"{folder}/"
+    if folder == "academic":
+        return (
+            "academic/ ffpp_c40, ffpp_unknown"
+            if row.source.startswith("ffpp_") and row.source != "ffpp_c23"
+            else f"academic/ {row.source}"
+        )
+    return row.source
+
+
 @pytest.mark.shared_data
 @needs_shared
 def test_split_reproduces_shared_manifest() -> None:
     """The shared manifest was split by this rule: recomputing it gives the same column for every
     source whose groups are plain identities or the README's shared-footage folders (ffpp, dfdc and
-    liveportrait carry cross-source and pinned links that the README only partly states)."""
+    liveportrait carry cross-source and pinned links that the README only partly states), and every
+    line of the README's split table (train/val, real/fake rows per folder) holds."""
     rows = read_manifest(SHARED_DATA / "manifest.csv")
     shared_footage = {
         **dict.fromkeys(("Ava_de_Addario", "Kim_Jarrey", "Tim_Chrys"), "Ava_de_Addario+Kim_Jarrey+Tim_Chrys"),
@@ -162,9 +194,11 @@ def test_split_reproduces_shared_manifest() -> None:
         want = [r.split for r in rows if r.source == source]
         got = [r.split for r in recomputed if r.source == source]
         assert got == want, source
-    # the README's stated table for the rest: per-source val row counts
-    val = Counter(r.source for r in rows if r.split == "val")
-    assert val == {"deepfacelive": 18, "ffpp_c23": 2, "dfdc": 2, "grid": 2, "liveportrait": 3, "lfw": 383}
+    # the README's split table, row by row: (train real, train fake, val real, val fake) per folder
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for r in rows:
+        counts[_readme_table_row(r)][(2 if r.split == "val" else 0) + (r.label == "fake")] += 1
+    assert dict(counts) == README_SPLIT_TABLE
     sides: dict[str, set[str]] = defaultdict(set)
     for r in rows:
         sides[r.identity].add(r.split)
