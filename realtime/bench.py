@@ -221,6 +221,8 @@ class BenchResult:
     e2e_s: list[float] = field(default_factory=list)
     stage_s: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in STAGES})
     faces_seen: list[int] = field(default_factory=list)
+    detect_passes: list[int] = field(default_factory=list)
+    tracks_created: int = 0
 
     def summary(self, session: Any, model: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
         total = float(sum(self.e2e_s))
@@ -236,6 +238,12 @@ class BenchResult:
             "frames": len(self.e2e_s),
             "faces_requested": self.faces_requested,
             "faces_mean": round(float(np.mean(self.faces_seen)) if self.faces_seen else 0.0, 2),
+            "faces_min": int(min(self.faces_seen)) if self.faces_seen else 0,
+            # work, not time: counts do not depend on what else the machine is running
+            "detect_passes_mean": round(float(np.mean(self.detect_passes)), 2) if self.detect_passes else 0.0,
+            "detect_passes_max": int(max(self.detect_passes)) if self.detect_passes else 0,
+            "detect_tiles": str(getattr(session, "detect_tiles", "?")),
+            "tracks_created": self.tracks_created,
             "resolution": f"{self.resolution[0]}x{self.resolution[1]}",
             "model": {
                 "path": model,
@@ -289,8 +297,10 @@ def run_bench(
             result.stage_s[name].append(float(times.get(name, 0.0)))
         result.e2e_s.append(elapsed)
         result.faces_seen.append(len(events))
+        result.detect_passes.append(session.last_passes)
         if progress:
             progress(1)
+    result.tracks_created = session.tracker.created
     return result
 
 
@@ -298,8 +308,11 @@ def format_table(summary: dict[str, Any]) -> str:
     """Human-readable report: one line per stage, then the totals against the targets."""
     lines = [
         f"{summary['resolution']}, {summary['faces_requested']} face(s) requested, "
-        f"{summary['faces_mean']:.1f} found per frame, {summary['frames']} frames, "
-        f"{summary['backend']} on {summary['machine']['provider']}",
+        f"{summary['faces_mean']:.1f} found per frame (fewest {summary['faces_min']}), "
+        f"{summary['frames']} frames, {summary['backend']} on {summary['machine']['provider']}",
+        f"detection: tiles {summary['detect_tiles']}, {summary['detect_passes_mean']:.2f} detector "
+        f"passes per frame (most {summary['detect_passes_max']}), {summary['tracks_created']} "
+        f"track(s) started",
         f"{'stage':<8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}",
     ]
     for name, stats in summary["stages"].items():

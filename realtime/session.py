@@ -38,6 +38,16 @@ from realtime.events import FaceEvent
 from realtime.faces import Detection, FaceDetector
 from realtime.quality import DEFAULT_THRESHOLDS, QualityThresholds, assess_face, quality_crop
 from realtime.risk import RiskConfig, TrackRisk
+from realtime.tiling import (
+    MOSAIC_GRID,
+    AutoTiler,
+    DetectPlan,
+    Region,
+    build_mosaics,
+    cut_by_tile,
+    read_mosaic,
+    tile_grid,
+)
 from realtime.tracker import FaceTracker
 from realtime.window import FeatureWindows
 
@@ -47,6 +57,12 @@ from realtime.window import FeatureWindows
 DETECT_MAX_SIDE = 960
 # A window whose frames were mostly flagged (too dark, too small...) is not trusted.
 MIN_WINDOW_GOOD_FRACTION = 0.75
+# ``detect_tiles`` value that plans each frame's detector passes from the tracked faces
+# (realtime.tiling.AutoTiler); an int N >= 2 searches an N x N grid of tiles on every frame.
+AUTO_TILES = "auto"
+# Faces the full-range re-detection mosaic missed are searched again, up to 2x2 per short-range pass
+# (128 px input: each face ~40 px, as in the 3x3 full-range mosaic).
+RETRY_GRID = 2
 
 
 @dataclass
@@ -92,18 +108,6 @@ def quiet_native_stderr() -> Iterator[None]:
         os.close(saved)
 
 
-def tile_grid(height: int, width: int, n: int, overlap: float = 0.25) -> list[tuple[int, int, int, int]]:
-    """``n x n`` tiles ``(x, y, w, h)`` covering the frame, neighbours sharing ``overlap`` of a tile.
-
-    The overlap makes every face small enough to be split by one tile's edge whole in another.
-    """
-    tile_h = min(height, int(np.ceil(height / (n - (n - 1) * overlap))))
-    tile_w = min(width, int(np.ceil(width / (n - (n - 1) * overlap))))
-    ys = np.linspace(0, height - tile_h, n).round().astype(int)
-    xs = np.linspace(0, width - tile_w, n).round().astype(int)
-    return [(int(x), int(y), tile_w, tile_h) for y in ys for x in xs]
-
-
 def merge_duplicates(detections: list[Detection], max_overlap: float = 0.5) -> list[Detection]:
     """Keep the most confident of detections that cover the same face.
 
@@ -122,6 +126,31 @@ def _overlap_of_smaller(a: np.ndarray, b: np.ndarray) -> float:
     ih = max(0.0, float(min(a[3], b[3]) - max(a[1], b[1])))
     smaller = min(float((a[2] - a[0]) * (a[3] - a[1])), float((b[2] - b[0]) * (b[3] - b[1])))
     return iw * ih / smaller if smaller > 0 else 0.0
+
+
+def merge_passes(
+    preferred: list[Detection], others: list[Detection], max_overlap: float = 0.5
+) -> list[Detection]:
+    """Detections of several passes, one per face: a ``preferred`` one wins over any it overlaps.
+
+    Scores of different models (full- and short-range) are not comparable, and picking the higher
+    one would switch a face's keypoints between models from frame to frame (a shaking crop); so
+    the pass that sees the face on every frame wins whenever it found it.
+    """
+    kept = merge_duplicates(preferred, max_overlap)
+    for det in merge_duplicates(others, max_overlap):
+        if all(_overlap_of_smaller(det.box, other.box) < max_overlap for other in kept):
+            kept.append(det)
+    return kept
+
+
+def check_detect_tiles(value: int | str) -> int | str:
+    """``"auto"`` or a grid size N >= 1 (1: the whole frame only), else ValueError."""
+    if value == AUTO_TILES:
+        return value
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"detect_tiles must be {AUTO_TILES!r} or an int >= 1, got {value!r}")
+    return value
 
 
 def make_face_detector(model: str = "full") -> FaceDetector:
@@ -143,8 +172,9 @@ class DetectorSession:
         quality: QualityThresholds = DEFAULT_THRESHOLDS,
         risk: RiskConfig | None = None,
         detect_max_side: int = DETECT_MAX_SIDE,
-        detect_tiles: int = 1,
+        detect_tiles: int | str = AUTO_TILES,
         detect_every: int = 1,
+        tile_detector: FaceDetector | None = None,
     ) -> None:
         self.backend = backend
         self.meta = backend.meta
@@ -155,9 +185,14 @@ class DetectorSession:
             thresholds=self.meta.thresholds, temperature=self.meta.temperature
         )
         self.detect_max_side = detect_max_side
-        if detect_tiles < 1:
-            raise ValueError(f"detect_tiles must be >= 1, got {detect_tiles}")
-        self.detect_tiles = detect_tiles
+        self.detect_tiles = check_detect_tiles(detect_tiles)
+        # auto: tiles are searched with the short-range model (a third of a full-range pass); made
+        # on first use unless given (``load`` makes it warm, so the first gallery frame is not slow)
+        self._tile_detector = tile_detector
+        self.tiler = AutoTiler()
+        self.last_plan = DetectPlan(full=True)
+        self.last_passes = 0  # detector passes the last frame ran: its detection work
+        self._passes = 0
         if detect_every < 1:
             raise ValueError(f"detect_every must be >= 1, got {detect_every}")
         # Detect on every k-th frame only; in between, tracks coast on their last keypoints. Tiled
@@ -176,7 +211,7 @@ class DetectorSession:
         backend: str = "auto",
         device: str = "cpu",
         detector_model: str = "full",
-        detect_tiles: int = 1,
+        detect_tiles: int | str = AUTO_TILES,
         detect_every: int = 1,
     ) -> DetectorSession:
         """Load a CallShield model (None: the shipped one) and a face detector, warmed up.
@@ -190,11 +225,13 @@ class DetectorSession:
             loaded.warmup()
         except ModelFileError as exc:
             raise UserError(str(exc)) from None
+        detect_tiles = check_detect_tiles(detect_tiles)
         return cls(
             loaded,
             detector=make_face_detector(detector_model),
             detect_tiles=detect_tiles,
             detect_every=detect_every,
+            tile_detector=make_face_detector("short") if detect_tiles == AUTO_TILES else None,
         )
 
     @property
@@ -205,6 +242,7 @@ class DetectorSession:
     def reset(self) -> None:
         """Forget every track: call between unrelated videos."""
         self.tracker.reset()
+        self.tiler.reset()
         self.windows.clear()
         self.risks.clear()
         self._seen.clear()
@@ -212,6 +250,15 @@ class DetectorSession:
 
     def close(self) -> None:
         self.detector.close()
+        if self._tile_detector is not None:
+            self._tile_detector.close()
+
+    @property
+    def tile_detector(self) -> FaceDetector:
+        """The short-range detector that searches tiles in ``auto`` mode (made on first use)."""
+        if self._tile_detector is None:
+            self._tile_detector = make_face_detector("short")
+        return self._tile_detector
 
     def __enter__(self) -> DetectorSession:
         return self
@@ -223,9 +270,13 @@ class DetectorSession:
         """Faces in full-resolution pixels.
 
         Large frames are detected on a downscaled copy (keypoints scaled back, crops stay sharp).
-        With ``detect_tiles`` N > 1, the frame is also searched in an N x N grid of overlapping
-        tiles: MediaPipe's full-range model misses faces smaller than ~1/4 of the frame's side, so a
-        5x5 call gallery finds 2 of 25 faces in one pass and 25 of 25 with 2x2 tiles.
+        MediaPipe's full-range model misses faces smaller than ~1/10 of the frame's side (a 3x3
+        call gallery: 8.4 of 9 per frame; 5x5: 3 of 25), so the frame is also searched in tiles:
+        ``detect_tiles="auto"`` plans the passes from the tracked faces (:mod:`realtime.tiling`:
+        the whole frame while no face is small; in a gallery, one pass over a mosaic of the regions
+        around its faces, plus tiles and the whole frame in turn to discover new ones); an int
+        N > 1 searches the whole frame and an N x N grid of tiles with the full-range model on
+        every frame.
         """
         height, width = frame.shape[:2]
         scale = min(1.0, self.detect_max_side / max(height, width))
@@ -233,24 +284,85 @@ class DetectorSession:
         if scale < 1.0:
             size = (round(width * scale), round(height * scale))
             image = cv2.resize(frame, size, interpolation=cv2.INTER_LINEAR)
-        found = list(self.detector(image))
-        if self.detect_tiles > 1:
-            for x, y, w, h in tile_grid(image.shape[0], image.shape[1], self.detect_tiles):
-                offset = np.array([x, y], np.float32)
-                for det in self.detector(np.ascontiguousarray(image[y : y + h, x : x + w])):
-                    found.append(
-                        Detection(
-                            box=det.box + np.tile(offset, 2),
-                            keypoints=det.keypoints + offset,
-                            score=det.score,
-                        )
-                    )
-            found = merge_duplicates(found)
+        self._passes = 0
+        if self.detect_tiles == AUTO_TILES:
+            found = self._detect_planned(image, scale)
+        else:
+            found = self._pass(self.detector, image)
+            grid = tile_grid(image.shape[0], image.shape[1], int(self.detect_tiles))
+            if len(grid) > 1:
+                for region in grid:
+                    found += self._detect_tile(self.detector, image, region)
+                found = merge_duplicates(found)
+            tiles = tuple(grid) if len(grid) > 1 else ()
+            self.last_plan = DetectPlan(full=True, tiles=tiles)
+        self.last_passes = self._passes
         if scale < 1.0:
             found = [
                 Detection(box=d.box / scale, keypoints=d.keypoints / scale, score=d.score) for d in found
             ]
         return found
+
+    def _detect_planned(self, image: np.ndarray, scale: float) -> list[Detection]:
+        """``auto``: the passes :class:`AutoTiler` plans from the live tracks, merged one per face.
+
+        Tracked faces of a gallery are re-detected in mosaics of their regions (full-range); tile
+        detections of faces cut by the tile's edge are dropped (the face lies whole in a
+        neighbouring tile, or in the whole-frame pass).
+        """
+        height, width = image.shape[:2]
+        boxes = [track.box * scale for track in self.tracker.tracks]
+        plan = self.tiler.plan(height, width, boxes)
+        again, missed = self._redetect(self.detector, image, list(plan.rois), MOSAIC_GRID)
+        if missed:
+            # the full-range model loses a face of a dense mosaic on ~5-10 % of frames that it finds
+            # alone; the short-range model on a small mosaic of just those finds them (+~3 ms)
+            found, _ = self._redetect(self.tile_detector, image, missed, RETRY_GRID)
+            again += found
+        full = self._pass(self.detector, image) if plan.full else []
+        tiled: list[Detection] = []
+        for region in plan.tiles:
+            tiled += [
+                det
+                for det in self._detect_tile(self.tile_detector, image, region)
+                if not cut_by_tile(det.box, region, height, width)
+            ]
+        self.last_plan = plan
+        if plan.gallery:
+            return merge_passes(merge_passes(again, tiled), full)
+        return merge_passes(full, tiled)
+
+    def _redetect(
+        self, detector: FaceDetector, image: np.ndarray, boxes: list[np.ndarray], max_grid: int
+    ) -> tuple[list[Detection], list[np.ndarray]]:
+        """Faces found again around ``boxes`` (mosaics of ``max_grid**2``), and the boxes missed."""
+        found: list[Detection] = []
+        missed: list[np.ndarray] = []
+        for start, mosaic in zip(
+            range(0, len(boxes), max_grid**2), build_mosaics(image, boxes, max_grid), strict=True
+        ):
+            detections = self._pass(detector, mosaic.image)
+            chunk = boxes[start : start + len(mosaic.cells)]
+            for box, det in zip(chunk, read_mosaic(mosaic, detections), strict=True):
+                if det is None:
+                    missed.append(box)
+                else:
+                    found.append(det)
+        return found, missed
+
+    def _pass(self, detector: FaceDetector, image: np.ndarray) -> list[Detection]:
+        """One detector pass, counted in ``last_passes`` (work that does not depend on machine load)."""
+        self._passes += 1
+        return list(detector(image))
+
+    def _detect_tile(self, detector: FaceDetector, image: np.ndarray, region: Region) -> list[Detection]:
+        """Detections in one tile of ``image``, in the image's pixels."""
+        x, y, w, h = region
+        offset = np.array([x, y], np.float32)
+        return [
+            Detection(box=det.box + np.tile(offset, 2), keypoints=det.keypoints + offset, score=det.score)
+            for det in self._pass(detector, np.ascontiguousarray(image[y : y + h, x : x + w]))
+        ]
 
     def process(self, frame: np.ndarray, t: float) -> list[FaceEvent]:
         """Run one frame through the whole path; one event per face visible in it."""
@@ -261,6 +373,8 @@ class DetectorSession:
 
         if self.detect_every > 1 and self.frame_index % self.detect_every and self.tracker.tracks:
             pairs = self.tracker.coast(t)
+            self.last_plan = DetectPlan(full=False)
+            self.last_passes = 0
         else:
             pairs = self.tracker.update(self.detect(frame), t)
         alive = {track.track_id for track in self.tracker.tracks}

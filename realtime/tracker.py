@@ -64,6 +64,11 @@ class FaceTracker:
         self.tracks = []
         self._next_id = 1
 
+    @property
+    def created(self) -> int:
+        """Tracks started since the last reset: more than the faces in view means ids churned."""
+        return self._next_id - 1
+
     def update(self, detections: list[Detection], t: float) -> list[tuple[Track, Detection]]:
         """Match this frame's detections; returns the tracks seen in this frame with their detection.
 

@@ -126,3 +126,39 @@ def paste_faces(
         out.append(canvas)
         centres.append(row)
     return out, centres
+
+
+def call_gallery(
+    frames: Sequence[np.ndarray],
+    i: int,
+    n: int = 3,
+    size: tuple[int, int] = (1280, 720),
+    inset: float = 0.9,
+    cells: Iterable[int] | None = None,
+) -> np.ndarray:
+    """Frame ``i`` of an ``n x n`` call gallery at ``size=(w, h)``: carphone in every cell.
+
+    Each cell shows carphone (cell k: 13*k frames later, played forth and back, mirrored for odd
+    k) cover-fitted into ``inset`` of the cell on a plain tile, as a call client draws its gallery.
+    At 3x3, 1280x720, inset 0.9 the faces are 0.14-0.17 of the frame's height, and one full-range
+    MediaPipe pass over the frame misses one to three of them on most frames. ``cells``: which
+    cells hold a face (default all); the others are empty tiles.
+    """
+    from realtime.bench import cover_resize, ping_pong
+
+    width, height = size
+    cw, ch = width // n, height // n
+    iw, ih = int(cw * inset), int(ch * inset)
+    canvas = np.full((height, width, 3), 40, np.uint8)
+    shown = set(range(n * n) if cells is None else cells)
+    for k in range(n * n):
+        r, c = divmod(k, n)
+        cell = canvas[r * ch : (r + 1) * ch, c * cw : (c + 1) * cw]
+        cell[:] = 50 + 15 * (k % 3)
+        if k not in shown:
+            continue
+        image = frames[ping_pong(i + 13 * k, len(frames))]
+        image = cover_resize(image[:, ::-1] if k % 2 else image, (iw, ih))
+        y0, x0 = (ch - ih) // 2, (cw - iw) // 2
+        cell[y0 : y0 + ih, x0 : x0 + iw] = image
+    return canvas

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 # engines.base.DEVICES, repeated so that building the parser does not import engines (numpy, cv2).
 DEVICES = ("cpu", "cuda", "tensorrt")
+# realtime.session.AUTO_TILES, repeated for the same reason.
+AUTO_TILES = "auto"
 
 
 def add_model_arguments(
@@ -44,11 +46,14 @@ def add_model_arguments(
         parser.add_argument(
             tiles_flag,
             dest="tiles",
-            type=int,
-            default=1,
-            metavar="N",
-            help="also search an N x N grid of tiles for small faces (call gallery views; "
-            "N*N extra detector passes; default 1: whole frame only)",
+            type=tiles_value,
+            default=AUTO_TILES,
+            metavar="auto|N",
+            help="where to search for faces. auto (default): the whole frame, plus tiles searched "
+            "with MediaPipe's short-range model where a call gallery's small faces are (all 9 of a "
+            "3x3 gallery for ~2 short passes a frame; one big face costs what it always did). "
+            "N: the whole frame and an N x N grid of tiles, every frame, with the full-range model "
+            "(1 + N*N passes; 1: the whole frame only, which misses small gallery faces)",
         )
         parser.set_defaults(tiles_flag=tiles_flag)
         parser.add_argument(
@@ -57,8 +62,19 @@ def add_model_arguments(
             default=1,
             metavar="K",
             help="run face detection on every K-th frame only; faces coast on their tracked "
-            "keypoints in between (saves time with --tiles; default 1: every frame)",
+            "keypoints in between (less work on average, but detection frames stay as slow; "
+            "default 1: every frame)",
         )
+
+
+def tiles_value(text: str) -> int | str:
+    """``auto`` or an integer; the range is checked by :func:`check_model_arguments`."""
+    if text.strip().lower() == AUTO_TILES:
+        return AUTO_TILES
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a number, got {text!r}") from None
 
 
 def check_model_arguments(args: argparse.Namespace) -> None:
@@ -66,8 +82,9 @@ def check_model_arguments(args: argparse.Namespace) -> None:
 
     :func:`load_session` checks too; verbs call this first to fail before any slow work.
     """
-    if getattr(args, "tiles", 1) < 1:
-        raise UserError(f"{args.tiles_flag} must be at least 1")
+    tiles = getattr(args, "tiles", AUTO_TILES)
+    if isinstance(tiles, int) and tiles < 1:
+        raise UserError(f"{args.tiles_flag} must be auto or at least 1")
     if getattr(args, "detect_every", 1) < 1:
         raise UserError("--detect-every must be at least 1")
 
@@ -81,6 +98,6 @@ def load_session(args: argparse.Namespace) -> DetectorSession:
         model_path=args.model,
         backend=getattr(args, "backend", "auto"),
         device=getattr(args, "device", "cpu"),
-        detect_tiles=getattr(args, "tiles", 1),
+        detect_tiles=getattr(args, "tiles", AUTO_TILES),
         detect_every=getattr(args, "detect_every", 1),
     )

@@ -159,7 +159,10 @@ def test_gallery_of_20_faces(capfd, tmp_path: Path, carphone_frames, plumbing_mo
     assert "gallery.mp4: " in capfd.readouterr().out
     tracks = json.loads((out / "gallery.json").read_text())["tracks"]
     assert len(tracks) == 20 and all(t["score"] is not None for t in tracks)
-    assert main(_scan_argv(clip, tmp_path / "single_pass", plumbing_model)) == 0  # one pass: fewer, no crash
+    # the default (auto tiles) finds every face too; one whole-frame pass finds fewer, without a crash
+    assert main(_scan_argv(clip, tmp_path / "auto", plumbing_model)) == 0
+    assert len(json.loads((tmp_path / "auto" / "gallery.json").read_text())["tracks"]) == 20
+    assert main([*_scan_argv(clip, tmp_path / "single_pass", plumbing_model), "--tiles", "1"]) == 0
     single = json.loads((tmp_path / "single_pass" / "gallery.json").read_text())["tracks"]
     assert 0 < len(single) < 20
 

@@ -99,7 +99,7 @@ def test_all_faces_of_a_frame_share_one_encode_and_one_head_call(
 
 def test_gallery_of_25_faces_with_tiled_detection(plumbing_session, detector, carphone_frames) -> None:
     gallery = grid_of_faces(carphone_frames[0], 5, 5, tile=96)
-    one_pass, _ = _counting_session(plumbing_session, detector)
+    one_pass, _ = _counting_session(plumbing_session, detector, detect_tiles=1)
     assert len(one_pass.process(gallery, 0.0)) < 10  # MediaPipe alone misses most small faces
     session, spy = _counting_session(plumbing_session, detector, detect_tiles=2)
     events = session.process(gallery, 0.0)
@@ -109,6 +109,13 @@ def test_gallery_of_25_faces_with_tiled_detection(plumbing_session, detector, ca
         (round((e.box[1] + e.box[3]) / 2 // 96), round((e.box[0] + e.box[2]) / 2 // 96)) for e in events
     )
     assert centres == [(r, c) for r in range(5) for c in range(5)]  # one face per tile, none twice
+    # the default finds them too, from the second frame on: 3 mosaic passes (9 + 9 + 7 faces)
+    auto, _ = _counting_session(plumbing_session, detector)
+    counts = [
+        len(auto.process(grid_of_faces(f, 5, 5, tile=96), i / 30)) for i, f in enumerate(carphone_frames[:4])
+    ]
+    assert counts[1:] == [25, 25, 25] and auto.tracker.created == 25
+    assert auto.last_passes == 3
 
 
 def test_tiles_overlap_and_cover_the_frame() -> None:
