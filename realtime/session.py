@@ -153,6 +153,14 @@ def check_detect_tiles(value: int | str) -> int | str:
     return value
 
 
+def _downscaled(frame: np.ndarray, scale: float) -> np.ndarray:
+    """The frame the detector searches: ``scale`` < 1 shrinks it (sizes rounded as boxes are)."""
+    if scale >= 1.0:
+        return frame
+    size = (round(frame.shape[1] * scale), round(frame.shape[0] * scale))
+    return cv2.resize(frame, size, interpolation=cv2.INTER_LINEAR)
+
+
 def make_face_detector(model: str = "full") -> FaceDetector:
     """A MediaPipe detector, created and run once with its native start-up chatter silenced."""
     with quiet_native_stderr():
@@ -271,7 +279,7 @@ class DetectorSession:
 
         Large frames are detected on a downscaled copy (keypoints scaled back, crops stay sharp).
         MediaPipe's full-range model misses faces smaller than ~1/10 of the frame's side (a 3x3
-        call gallery: 8.4 of 9 per frame; 5x5: 3 of 25), so the frame is also searched in tiles:
+        call gallery: 7.6-8.4 of 9 per frame; 5x5: 3 of 25), so it does not search alone:
         ``detect_tiles="auto"`` plans the passes from the tracked faces (:mod:`realtime.tiling`:
         the whole frame while no face is small; in a gallery, one pass over a mosaic of the regions
         around its faces, plus tiles and the whole frame in turn to discover new ones); an int
@@ -280,14 +288,11 @@ class DetectorSession:
         """
         height, width = frame.shape[:2]
         scale = min(1.0, self.detect_max_side / max(height, width))
-        image = frame
-        if scale < 1.0:
-            size = (round(width * scale), round(height * scale))
-            image = cv2.resize(frame, size, interpolation=cv2.INTER_LINEAR)
         self._passes = 0
         if self.detect_tiles == AUTO_TILES:
-            found = self._detect_planned(image, scale)
+            found = self._detect_planned(frame, scale)
         else:
+            image = _downscaled(frame, scale)
             found = self._pass(self.detector, image)
             grid = tile_grid(image.shape[0], image.shape[1], int(self.detect_tiles))
             if len(grid) > 1:
@@ -303,22 +308,29 @@ class DetectorSession:
             ]
         return found
 
-    def _detect_planned(self, image: np.ndarray, scale: float) -> list[Detection]:
+    def _detect_planned(self, frame: np.ndarray, scale: float) -> list[Detection]:
         """``auto``: the passes :class:`AutoTiler` plans from the live tracks, merged one per face.
 
-        Tracked faces of a gallery are re-detected in mosaics of their regions (full-range); tile
-        detections of faces cut by the tile's edge are dropped (the face lies whole in a
-        neighbouring tile, or in the whole-frame pass).
+        Returns detections in the downscaled detection image's pixels, as the other passes do.
+        Tracked faces of a gallery are re-detected in mosaics of their regions, cut straight from
+        the full-resolution frame (sharper, and most gallery frames then need no downscaled copy
+        at all); tile detections of faces cut by the tile's edge are dropped (the face lies whole
+        in a neighbouring tile, or in the whole-frame pass).
         """
-        height, width = image.shape[:2]
-        boxes = [track.box * scale for track in self.tracker.tracks]
-        plan = self.tiler.plan(height, width, boxes)
-        again, missed = self._redetect(self.detector, image, list(plan.rois), MOSAIC_GRID)
+        height, width = round(frame.shape[0] * scale), round(frame.shape[1] * scale)
+        plan = self.tiler.plan(height, width, [track.box * scale for track in self.tracker.tracks])
+        self.last_plan = plan
+        rois = [box / scale for box in plan.rois]
+        again, missed = self._redetect(self.detector, frame, rois, MOSAIC_GRID)
         if missed:
             # the full-range model loses a face of a dense mosaic on ~5-10 % of frames that it finds
             # alone; the short-range model on a small mosaic of just those finds them (+~3 ms)
-            found, _ = self._redetect(self.tile_detector, image, missed, RETRY_GRID)
+            found, _ = self._redetect(self.tile_detector, frame, missed, RETRY_GRID)
             again += found
+        again = [Detection(box=d.box * scale, keypoints=d.keypoints * scale, score=d.score) for d in again]
+        if not (plan.full or plan.tiles):
+            return again
+        image = _downscaled(frame, scale)
         full = self._pass(self.detector, image) if plan.full else []
         tiled: list[Detection] = []
         for region in plan.tiles:
@@ -327,7 +339,6 @@ class DetectorSession:
                 for det in self._detect_tile(self.tile_detector, image, region)
                 if not cut_by_tile(det.box, region, height, width)
             ]
-        self.last_plan = plan
         if plan.gallery:
             return merge_passes(merge_passes(again, tiled), full)
         return merge_passes(full, tiled)

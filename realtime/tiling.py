@@ -4,8 +4,8 @@ Why: MediaPipe's face models read a fixed square input (192 px full-range, 128 p
 a pass costs about the same whatever the image size (~7.5 ms full-range, ~3 ms short-range on 2
 cores) and a face's size *inside that input* decides whether it is found and how well its keypoints
 sit. In a 3x3 call gallery at 1280x720 a face is ~1/10 of the frame's width, ~19 px of the
-full-range input: one pass over the frame finds 8.4 of 9 on average (the middle column is lost on
-30-60 % of frames); adding a 2x2 grid of tiles finds all 9, at five full-range passes (~37 ms).
+full-range input: one pass over the frame finds 7.6-8.4 of 9 per frame (the middle column's faces
+are lost on 60-70 % of frames); adding a 2x2 grid of tiles finds all 9, at five full-range passes.
 
 ``detect_tiles="auto"`` (:class:`AutoTiler`) plans each frame's passes from what the tracker knows:
 
@@ -16,10 +16,11 @@ full-range input: one pass over the frame finds 8.4 of 9 on average (the middle 
 - **A small face tracked** (a gallery): every tracked face is re-detected around its last box: the
   regions are cut out, scaled to 128 px and packed into one mosaic (up to 3x3), searched by ONE
   full-range pass. Each face fills ~40 px of the model's input, about what it would alone in its
-  gallery cell, so it is found on every frame with keypoints closer to that than any tiling gives.
+  gallery cell, so its keypoints sit closer to that than any tiling gives (the few faces a dense
+  mosaic loses are searched again at once in a small short-range mosaic).
   New faces are discovered every ``discover_every``-th frame by one more pass, in turn: the tiles
   (short-range, shaped like the model's square input: two for 16:9) and the whole frame
-  (full-range, for big faces). On entering gallery mode every tile is searched once at once.
+  (full-range, for big faces). The first frame of a gallery searches every tile.
 
 Every tracked face is searched on every frame, so no track coasts and none counts a miss for a
 region nobody looked at. Galleries of smaller faces (4x4, 5x5) get finer discovery tiles.
@@ -61,10 +62,10 @@ DISCOVER_EVERY = 4
 # Re-detection regions: a square ROI_SCALE times the face's box, scaled to a MOSAIC_CELL px cell,
 # MOSAIC_GRID x MOSAIC_GRID cells per full-range pass. Measured on two 3x3 galleries against the
 # full-range model on each gallery cell alone: keypoints 4.4-4.7 px off at 1.6, 5.7-5.9 at 2.0,
-# 6.3-7.3 at 2.5 (every-frame 2x2 tiling: 6.6-6.7); 100 % of faces found at 1.6.
+# 6.3-7.3 at 2.5 (every-frame 2x2 tiling: 6.6-6.7). At 1.6 one pass finds all nine on ~90 % of
+# frames (the session searches the rest again); a blank gap between cells (smaller faces) lost more.
 ROI_SCALE = 1.6
 MOSAIC_CELL = 128
-MOSAIC_PAD = 0
 MOSAIC_GRID = 3
 
 
@@ -246,14 +247,13 @@ def build_mosaics(
             side = ROI_SCALE * max(float(box[2] - box[0]), float(box[3] - box[1]), 1.0)
             x0 = (float(box[0]) + float(box[2]) - side) / 2
             y0 = (float(box[1]) + float(box[3]) - side) / 2
-            inner = MOSAIC_CELL - 2 * MOSAIC_PAD
-            scale = inner / side
+            scale = MOSAIC_CELL / side
             warp = np.array([[scale, 0.0, -x0 * scale], [0.0, scale, -y0 * scale]], np.float32)
-            top, left = (k // grid) * MOSAIC_CELL + MOSAIC_PAD, (k % grid) * MOSAIC_CELL + MOSAIC_PAD
-            canvas[top : top + inner, left : left + inner] = cv2.warpAffine(
-                image, warp, (inner, inner), flags=cv2.INTER_LINEAR
+            top, left = (k // grid) * MOSAIC_CELL, (k % grid) * MOSAIC_CELL
+            canvas[top : top + MOSAIC_CELL, left : left + MOSAIC_CELL] = cv2.warpAffine(
+                image, warp, (MOSAIC_CELL, MOSAIC_CELL), flags=cv2.INTER_LINEAR
             )
-            cells.append((x0 - MOSAIC_PAD / scale, y0 - MOSAIC_PAD / scale, scale))
+            cells.append((x0, y0, scale))
         mosaics.append(Mosaic(canvas, grid, tuple(cells)))
     return mosaics
 
