@@ -49,10 +49,10 @@ def add_model_arguments(
             type=tiles_value,
             default=AUTO_TILES,
             metavar="auto|N",
-            help="where to search for faces. auto (default): the whole frame, plus tiles searched "
-            "with MediaPipe's short-range model where a call gallery's small faces are (all 9 of a "
-            "3x3 gallery for ~2 short passes a frame; one big face costs what it always did). "
-            "N: the whole frame and an N x N grid of tiles, every frame, with the full-range model "
+            help="where to search for faces. auto (default): the whole frame while faces are big "
+            "(one face costs what it always did); in a call gallery, one detector pass around the "
+            "tracked faces plus one to discover new faces every 4th frame (all 9 of a 3x3 gallery "
+            "at ~1.3 passes a frame). N: the whole frame and an N x N grid of tiles on every frame "
             "(1 + N*N passes; 1: the whole frame only, which misses small gallery faces)",
         )
         parser.set_defaults(tiles_flag=tiles_flag)

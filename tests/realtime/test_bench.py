@@ -42,7 +42,10 @@ def test_quick_bench_writes_every_key_with_sane_values(
         assert data["stages"][name]["p50_ms"] > 0, name  # real work was timed
     stage_sum = sum(s["mean_ms"] for k, s in data["stages"].items() if k != "decode")
     assert stage_sum <= data["e2e"]["mean_ms"] * 1.05  # stages are parts of the end-to-end time
-    assert data["faces_mean"] == 1.0  # carphone: one face in every frame
+    assert data["faces_mean"] == 1.0 and data["faces_min"] == 1  # carphone: one face in every frame
+    # the default face search: one whole-frame pass a frame, a discovery tile every 15th, one id
+    assert data["detect_tiles"] == "auto" and data["tracks_created"] == 1
+    assert 1.0 <= data["detect_passes_mean"] <= 1.2 and data["detect_passes_max"] <= 2
     assert 50 < data["peak_rss_mb"] < 4096
     machine = data["machine"]
     assert machine["cores"] >= 1 and machine["cpu"]
@@ -66,13 +69,17 @@ def test_gallery_view_without_shared_data_uses_distinct_carphone_copies(tmp_path
     assert single.frame(0).shape == (480, 640, 3)
 
 
-def test_gallery_finds_its_faces(bench_model: Path, tmp_path: Path) -> None:
+def test_gallery_finds_its_faces(
+    bench_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "g.json"
     assert (
         main(["bench", "--model", str(bench_model), "--faces", "4", "--frames", "3", "--json", str(out)]) == 0
     )
     data = json.loads(out.read_text())
     assert data["resolution"] == "1280x720" and data["faces_mean"] >= 3.5
+    printed = capsys.readouterr().out
+    assert "detector passes per frame" in printed and "track(s) started" in printed
 
 
 def test_bad_source_is_one_error_line(

@@ -86,7 +86,13 @@ def test_scan_without_out_writes_nothing(
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize(("args", "message"), [(["--max-frames", "0"], "--max-frames must be at least 1")])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--max-frames", "0"], "--max-frames must be at least 1"),
+        (["--tiles", "0"], "--tiles must be auto or at least 1"),
+    ],
+)
 def test_bad_options_are_one_error_line(plumbing_model: Path, carphone: Path, capfd, args, message) -> None:
     assert _scan(str(carphone), "--model", str(plumbing_model), *args) == 2
     assert capfd.readouterr().err == f"error: {message}\n"
