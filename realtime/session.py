@@ -194,8 +194,9 @@ class DetectorSession:
         )
         self.detect_max_side = detect_max_side
         self.detect_tiles = check_detect_tiles(detect_tiles)
-        # auto: tiles are searched with the short-range model (a third of a full-range pass); made
-        # on first use unless given (``load`` makes it warm, so the first gallery frame is not slow)
+        # auto: discovery tiles and re-detection retries use the short-range model (a third of a
+        # full-range pass); made on first use unless given (``load`` makes it warm, so the first
+        # frame that needs it is not slow)
         self._tile_detector = tile_detector
         self.tiler = AutoTiler()
         self.last_plan = DetectPlan(full=True)
@@ -203,8 +204,8 @@ class DetectorSession:
         self._passes = 0
         if detect_every < 1:
             raise ValueError(f"detect_every must be >= 1, got {detect_every}")
-        # Detect on every k-th frame only; in between, tracks coast on their last keypoints. Tiled
-        # detection of a 3x3 gallery costs ~32 ms a frame on 2 cores, more than the whole budget.
+        # Detect on every k-th frame only; in between, tracks coast on their last keypoints (an
+        # option: with ``detect_tiles=N`` a 3x3 gallery's tiled search costs ~35 ms a frame).
         self.detect_every = detect_every
         self.windows = FeatureWindows(self.meta.window, self.meta.feature_dim)
         self.risks: dict[int, TrackRisk] = {}
