@@ -264,7 +264,7 @@ class DetectorSession:
 
     @property
     def tile_detector(self) -> FaceDetector:
-        """The short-range detector that searches tiles in ``auto`` mode (made on first use)."""
+        """The short-range detector of ``auto`` mode: discovery tiles, re-detection retries (lazy)."""
         if self._tile_detector is None:
             self._tile_detector = make_face_detector("short")
         return self._tile_detector
