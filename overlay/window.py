@@ -9,6 +9,7 @@ changes -> log, ``fake`` -> alert) and repaints. Controls talk to the worker, ne
 from __future__ import annotations
 
 import collections
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -439,9 +440,9 @@ class MainWindow(QMainWindow):
         if self.options.report is not None:
             try:
                 png, js = self.save_report(self.options.report)
-                print(f"report: {png} and {js}", flush=True)
+                print(f"report: {png} and {js}", file=sys.stderr, flush=True)
             except UserError as exc:
-                print(f"error: {exc}", flush=True)
+                print(f"error: {exc}", file=sys.stderr, flush=True)
                 self.exit_code = self.exit_code or 2
         return stopped
 

@@ -90,6 +90,11 @@ def open_camera(
         raise VirtualCameraUnavailable(f"no virtual camera: {said}; fix: {setup_fix()}") from None
 
 
+def probe_camera(backend: str | None = None, device: str | None = None) -> None:
+    """Open and close a tiny camera: :class:`VirtualCameraUnavailable` now rather than after slow work."""
+    open_camera(64, 48, 5, backend=backend, device=device).close()
+
+
 def probe() -> tuple[bool, str, str]:
     """``(works, what, fix)`` for ``callshield checks``: opens a tiny camera for real and closes it."""
     try:

@@ -5,10 +5,10 @@ gauge per face, ``badge`` a small risk pill per face, ``clean`` passes the frame
 screen-captured call into a recorder). The output runs at ``--fps`` whatever the detector's speed:
 the newest annotations go on the current frame (:mod:`realtime.vcam`).
 
-The order of work makes failures cheap: the source is opened and its first frame read (its size is
-the camera's), then the virtual camera is opened (no backend: one ``error:`` line naming each
-backend's reason and the fix, exit 4), and only then is the model loaded. Ctrl-C or the end of a
-file stops it with a summary on stderr.
+The order of work makes failures cheap: the source is opened, a virtual camera is opened and closed
+once (no backend: one ``error:`` line naming each backend's reason and the fix, exit 4), the model
+is loaded, and only then does the source start playing; its first frame sizes the camera. Ctrl-C or
+the end of a file stops it with a summary on stderr.
 """
 
 from __future__ import annotations
@@ -92,10 +92,18 @@ def run(args: argparse.Namespace) -> int:
     from realtime.pipeline import Pipeline
     from realtime.sinks import JsonlSink, Sink
     from realtime.sources import open_source
-    from realtime.vcam import VirtualCameraSink, open_camera
+    from realtime.vcam import VirtualCameraSink, open_camera, probe_camera
 
     size = check_arguments(args)
-    hub = FrameHub(open_source(args.source, paced=True)).start()
+    source = open_source(args.source, paced=True)  # a bad --source fails here, before any slow work
+    try:
+        probe_camera(args.vcam_backend, args.vcam_device)  # no backend: fails here, before the model
+        session = load_session(args)
+    except BaseException:
+        source.close()
+        raise
+    # The source starts playing only now, so a file is not half over by the time the model is loaded.
+    hub = FrameHub(source).start()
     try:
         first = hub.first_frame()
         if size is None:
@@ -104,12 +112,7 @@ def run(args: argparse.Namespace) -> int:
         camera = open_camera(size[0], size[1], args.fps, backend=args.vcam_backend, device=args.vcam_device)
     except BaseException:
         hub.close()
-        raise
-    try:
-        session = load_session(args)
-    except BaseException:
-        camera.close()
-        hub.close()
+        session.close()
         raise
     vcam = VirtualCameraSink(camera, hub, args.style, args.fps, session.meta.thresholds)
     sinks: list[Sink] = [vcam]
