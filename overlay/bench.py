@@ -304,7 +304,8 @@ def format_summary(result: dict[str, Any]) -> str:
     w = result["window"]
     lines = [
         f"{result['faces']} face(s) at {result['resolution']}, {result['model']}, detect tiles "
-        f"{result['detect_tiles']} every {result['detect_every']}; clips in memory {result['frame_buffer_mb']} MB",
+        f"{result['detect_tiles']} every {result['detect_every']}; "
+        f"clips in memory {result['frame_buffer_mb']} MB",
         f"window ({w['seconds']:g} s): {w['gui_updates']} GUI updates, {w['faces_shown']} faces shown",
         f"  overlay cost on the pipeline thread: p50 {w['overlay_cost']['p50_ms']:.3f} ms, "
         f"p99 {w['overlay_cost']['p99_ms']:.3f} ms",
