@@ -75,7 +75,7 @@ def run_overlay(
         window.enter_compact()
     else:
         window.show()
-    window.worker.start(source=source)
+    window.start_source(source=source)
     previous = signal.signal(signal.SIGINT, lambda *_: window.close())
     heartbeat = QTimer()  # lets Python run its signal handlers while Qt's loop waits
     heartbeat.timeout.connect(lambda: None)
@@ -86,4 +86,5 @@ def run_overlay(
         heartbeat.stop()
         signal.signal(signal.SIGINT, previous)
         window.shutdown()
+    print(window.summary(), file=sys.stderr, flush=True)
     return window.exit_code

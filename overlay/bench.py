@@ -124,7 +124,7 @@ def window_phase(session: Any, view: Any, seconds: float, warmup: float) -> dict
     window = build_window(session, OverlayOptions())
     window.resize(1280, 760)
     window.show()
-    window.worker.start(source=LoopingViewSource(view))
+    window.start_source(source=LoopingViewSource(view))
     ticks: list[float] = []
     rss: list[tuple[float, float]] = []
     timer = QTimer()

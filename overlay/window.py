@@ -49,6 +49,7 @@ from overlay.widgets.video import VideoView
 from overlay.worker import PipelineWorker
 from realtime.annotate import STYLES
 from realtime.errors import UserError
+from realtime.sources import FrameSource
 
 READOUT_MS = 500
 
@@ -61,6 +62,7 @@ class OverlayOptions:
     exit_at_end: bool = False
     report: Path | None = None
     sound: bool = False
+    max_frames: int | None = None
 
 
 class MainWindow(QMainWindow):
@@ -75,6 +77,7 @@ class MainWindow(QMainWindow):
     ) -> None:
         super().__init__()
         self.worker = worker
+        worker.max_frames = (options or OverlayOptions()).max_frames
         self.sensitivity = sensitivity
         self.info = info
         self.options = options or OverlayOptions()
@@ -222,11 +225,22 @@ class MainWindow(QMainWindow):
         menu.addAction("Folder of images...", self._pick_folder)
 
     # ---------------------------------------------------------------------------- sources
+    def start_source(self, spec: str | None = None, source: FrameSource | None = None) -> None:
+        """Run on ``spec`` (anything :func:`realtime.sources.open_source` opens) or an opened ``source``.
+
+        The old run is stopped and what it left in the mailbox is booked first, so that no event of
+        the old source lands among the new one's (track ids restart with every source).
+        """
+        self.worker.stop()
+        self.on_updated()
+        self.book.new_source(source.name if source is not None else str(spec))
+        self.worker.start(spec, source)
+
     def open_source(self, spec: str) -> None:
-        """Switch to ``spec`` (anything :func:`realtime.sources.open_source` opens)."""
+        """The Source menu's choice: say so, then switch."""
         self.video.set_message(f"opening {spec}...")
         self.log_panel.add_note(f"opening source {spec}")
-        self.worker.start(spec)
+        self.start_source(spec)
 
     def pick_region(self) -> RegionPicker:
         screen = self.screen() or QGuiApplication.primaryScreen()
@@ -250,7 +264,8 @@ class MainWindow(QMainWindow):
 
     # ---------------------------------------------------------------------------- worker signals
     def on_started(self, name: str) -> None:
-        self.book.new_source(name)
+        if self.book.sources:
+            self.book.sources[-1] = name  # "camera 0" rather than the "0" it was opened by
         self.failure = ""
         self.video.set_message("")
         self.source_label.setText(f" {Path(name).name or name} ")
@@ -424,6 +439,16 @@ class MainWindow(QMainWindow):
             self.log_panel.add_note(f"report not saved: {exc}")
             return
         self.log_panel.add_note(f"report saved: {png} and {js}")
+
+    def summary(self) -> str:
+        """One line for the terminal when the window has closed."""
+        faces = self.book.all_faces()
+        fakes = sum(1 for f in faces if f.went_fake)
+        turned = f" ({fakes} face(s) turned fake)" if fakes else ""
+        return (
+            f"window closed: {self.frames_shown} updates shown, {len(self.log)} events, "
+            f"{len(faces)} face(s), {len(self.book.alerts)} alert(s){turned}"
+        )
 
     def shutdown(self) -> bool:
         """Stop every thread (within a second) and write ``--report``; safe to call twice."""

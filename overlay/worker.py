@@ -153,23 +153,22 @@ class PipelineWorker(QObject):
         self._hub_source: HubSource | None = None
         self.sink = MailboxSink(self.mailbox, lambda: self._emit(self.updated), self.sinks, self._arrival)
         self._thread: threading.Thread | None = None
+        self._cancel = threading.Event()  # the current run's "stop"; a fresh one per run
         self._pipeline: Pipeline | None = None
         self._lock = threading.Lock()
         self._paused = False
         self._pending_thresholds: Thresholds | None = None
         self.thresholds = session.risk_config.thresholds
-        self.source_name = ""
-        self.running = False
-        self.stats_text = ""
         self.vcam: Any = None
+        self.max_frames: int | None = None  # each run stops after this many processed frames
 
     # ----------------------------------------------------------------------- control (GUI thread)
     def start(self, spec: str | None = None, source: FrameSource | None = None) -> None:
         """Stop the current run, then open ``spec`` (or use the opened ``source``) on the worker thread."""
         self.stop()
-        self.running = True
+        self._cancel = threading.Event()
         self._thread = threading.Thread(
-            target=self._run, args=(spec, source), name="callshield pipeline", daemon=True
+            target=self._run, args=(spec, source, self._cancel), name="callshield pipeline", daemon=True
         )
         self._thread.start()
 
@@ -179,6 +178,7 @@ class PipelineWorker(QObject):
         if thread is None:
             return True
         deadline = time.monotonic() + timeout
+        self._cancel.set()  # a run still opening its source sees this and does not start
         with self._lock:
             pipeline, hub_source = self._pipeline, self._hub_source
         if pipeline is not None:
@@ -193,11 +193,10 @@ class PipelineWorker(QObject):
 
     def shutdown(self, timeout: float = 1.0) -> bool:
         """Stop the run and close the user's sinks (virtual camera, events file): the window is going."""
-        deadline = time.monotonic() + timeout
         stopped = self.stop(timeout * 0.8)
         self.sinks.close_all()
         self.vcam = None
-        return stopped and time.monotonic() <= deadline + 0.2
+        return stopped
 
     def set_paused(self, paused: bool) -> None:
         """Pause analysis: the hub keeps reading the source, the detector takes no frames."""
@@ -260,17 +259,16 @@ class PipelineWorker(QObject):
         if pending is not None:
             self.session.set_thresholds(pending)
 
-    def _run(self, spec: str | None, source: FrameSource | None) -> None:
+    def _run(self, spec: str | None, source: FrameSource | None, cancel: threading.Event) -> None:
         try:
             if source is None:
                 assert spec is not None
                 source = open_source(spec, paced=True)
         except UserError as exc:
-            self.running = False
             self._emit(self.failed, str(exc))
             self._emit(self.finished, "failed")
             return
-        hub = FrameHub(source).start()
+        hub = FrameHub(source)
         hub_source = HubSource(hub)
         if self._paused:
             hub_source.pause()
@@ -278,18 +276,22 @@ class PipelineWorker(QObject):
         pending, self._pending_thresholds = self._pending_thresholds, None
         if pending is not None:
             self.session.set_thresholds(pending)
-        pipeline = Pipeline(hub_source, self.session, [self.sink], on_frame=self._between_frames)
+        pipeline = Pipeline(
+            hub_source, self.session, [self.sink], on_frame=self._between_frames, max_frames=self.max_frames
+        )
         with self._lock:
+            if cancel.is_set():  # stopped (another source picked, window closed) while opening
+                source.close()
+                self._emit(self.finished, "stop")
+                return
             self._pipeline, self._hub_source = pipeline, hub_source
+        hub.start()
         if self.vcam is not None:
             self.vcam.hub = hub
-        self.source_name = hub.name
         self._emit(self.started, hub.name)
         stopped = "failed"
         try:
-            stats = pipeline.run()
-            stopped = stats.stopped
-            self.stats_text = stats.summary()
+            stopped = pipeline.run().stopped
         except UserError as exc:  # SourceLost, or a file that turned out undecodable
             self._emit(self.failed, str(exc))
         except Exception as exc:  # a bug: say it in the window rather than die silently
@@ -300,7 +302,6 @@ class PipelineWorker(QObject):
                 self._pipeline = self._hub_source = None
             if self.vcam is not None and self.vcam.hub is hub:
                 self.vcam.hub = None
-            self.running = False
             self._emit(self.finished, stopped)
 
     @staticmethod

@@ -55,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sound", action="store_true", help="window: beep when a face turns fake")
     add_model_arguments(parser)
     parser.add_argument(
-        "--max-frames", type=int, default=None, metavar="N", help="headless: stop after N processed frames"
+        "--max-frames", type=int, default=None, metavar="N", help="stop after N processed frames"
     )
 
 
@@ -134,7 +134,11 @@ def run_window(args: argparse.Namespace) -> int:
         flush=True,
     )
     options = OverlayOptions(
-        compact=args.compact, exit_at_end=args.exit_at_end, report=args.report, sound=args.sound
+        compact=args.compact,
+        exit_at_end=args.exit_at_end,
+        report=args.report,
+        sound=args.sound,
+        max_frames=args.max_frames,
     )
     try:
         code = run_overlay(session, source, options, extra)

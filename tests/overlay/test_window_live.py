@@ -32,7 +32,7 @@ def _wait_finished(qtbot, window: MainWindow, timeout_ms: int = 15000) -> list[s
 def test_states_boxes_gauges_and_alert_follow_the_real_pipeline(qtbot, make_window, clips) -> None:
     window = make_window()
     window.show()
-    window.worker.start(str(clips["bright"]))
+    window.start_source(str(clips["bright"]))
     ends = _wait_finished(qtbot, window)
     assert ends == ["end"]
     face = window.book.current()[0]
@@ -81,7 +81,7 @@ def test_closing_the_window_stops_every_thread_within_a_second(qtbot, make_windo
     try:
         window = make_window()
         window.show()
-        window.worker.start(str(carphone))
+        window.start_source(str(carphone))
         qtbot.waitUntil(lambda: window.frames_shown >= 5, timeout=10000)
         window.vcam_style.setCurrentText("badge")
         vcam_backend_name = window.worker  # keep a handle for the assertion below
@@ -104,7 +104,7 @@ def test_a_camera_that_dies_shows_a_message_and_another_source_can_be_picked(
     window = make_window()
     window.show()
     dying = _CameraThatStops(carphone_frames[:40], then="fail")
-    window.worker.start(source=CameraSource(0, timeout_s=0.4, capture_factory=lambda index: dying))
+    window.start_source(source=CameraSource(0, timeout_s=0.4, capture_factory=lambda index: dying))
     qtbot.waitUntil(lambda: bool(window.failure), timeout=10000)
     assert "camera 0 stopped delivering frames" in window.failure
     assert "Pick another source" in window.video.message
@@ -129,7 +129,7 @@ def test_a_camera_that_dies_shows_a_message_and_another_source_can_be_picked(
 def test_pause_stops_analysis_and_resume_goes_on(qtbot, make_window, carphone: Path) -> None:
     window = make_window()
     window.show()
-    window.worker.start(source=VideoFileSource(carphone, paced=True))
+    window.start_source(source=VideoFileSource(carphone, paced=True))
     qtbot.waitUntil(lambda: window.frames_shown >= 3, timeout=10000)
     window.pause_action.setChecked(True)
     qtbot.wait(150)
@@ -148,7 +148,7 @@ def test_sensitivity_moves_the_fake_threshold_of_the_running_session(
     window.show()
     sensitivity = window.sensitivity
     assert sensitivity.low < plumbing_session.meta.thresholds.fake < sensitivity.high
-    window.worker.start(str(carphone))
+    window.start_source(str(carphone))
     qtbot.waitUntil(lambda: window.frames_shown >= 3, timeout=10000)
     window.slider.setValue(100)
     assert window.sensitivity_label.text().strip() == f"fake at {round(100 * sensitivity.low)}%"

@@ -38,12 +38,12 @@ def feed(qtbot, window: MainWindow, results: list[FrameResult]) -> None:
 def test_a_track_turning_fake_raises_the_alert(qtbot, make_window) -> None:
     window = make_window()
     window.show()
-    window.on_started("scripted")
+    window.book.new_source("scripted")
     feed(qtbot, window, scripted_results(RISING))
     assert window.banner.isVisible()
     assert window.banner.label.text().startswith("Face #1 looks FAKE (risk 80%) at ")
     assert colour_share(grab_rgb(window.banner), "fake") > 0.5
-    changes = [line.split("  ", 1)[1] for line in window.log_panel.lines()[1:]]
+    changes = [line.split("  ", 1)[1] for line in window.log_panel.lines()]
     assert changes == [
         "face #1 appeared, uncertain: seen too briefly",
         "face #1 uncertain -> suspicious (risk 55%)",
@@ -71,7 +71,7 @@ def test_a_track_turning_fake_raises_the_alert(qtbot, make_window) -> None:
 
 def test_uncertain_says_why_in_words_and_grey(qtbot, make_window) -> None:
     window = make_window()
-    window.on_started("scripted")
+    window.book.new_source("scripted")
     feed(qtbot, window, scripted_results([("uncertain", 0.3)] * 3, quality=["too_dark", "too_small"]))
     card = window.cards[1]
     assert card.state_label.text() == "uncertain" and "#969696" in card.state_label.styleSheet()
@@ -86,7 +86,7 @@ def test_uncertain_says_why_in_words_and_grey(qtbot, make_window) -> None:
 def test_the_video_view_draws_each_box_where_the_event_says(qtbot, make_window) -> None:
     window = make_window()
     window.show()
-    window.on_started("scripted")
+    window.book.new_source("scripted")
     results = scripted_results([("fake", 0.9)], box=(20, 30, 120, 130))
     results[0].events += scripted_results([("real", 0.1)], track_id=7, box=(200, 100, 300, 200))[0].events
     feed(qtbot, window, results)
@@ -104,7 +104,7 @@ def test_the_video_view_draws_each_box_where_the_event_says(qtbot, make_window) 
 
 def test_report_png_and_json_are_written(qtbot, make_window, tmp_path: Path) -> None:
     window = make_window()
-    window.on_started("scripted")
+    window.book.new_source("scripted")
     results = scripted_results(RISING)
     feed(qtbot, window, results)
     png, js = window.save_report(tmp_path / "session.png")
@@ -136,7 +136,7 @@ def grab_rgb_from_image(image: QImage) -> np.ndarray:
 def test_compact_mode_is_frameless_on_top_draggable_with_a_bar_per_face(qtbot, make_window) -> None:
     window = make_window()
     window.show()
-    window.on_started("scripted")
+    window.book.new_source("scripted")
     window.compact_action.trigger()
     assert window.compact.isVisible() and not window.isVisible()
     flags = window.compact.windowFlags()
@@ -251,7 +251,7 @@ def test_the_virtual_camera_switch_streams_the_overlays_frames(qtbot, make_windo
     try:
         window = make_window()
         window.show()
-        window.on_started("scripted")
+        window.book.new_source("scripted")
         feed(qtbot, window, scripted_results([("fake", 0.9)] * 2))
         window.vcam_style.setCurrentText("annotated")
         # only the memory backend is registered besides v4l2loopback, which has no device here

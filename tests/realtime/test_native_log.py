@@ -69,7 +69,7 @@ def test_the_filter_keeps_own_lines_in_order_and_lets_partial_lines_out(tmp_path
 
 
 OWN_LINE = re.compile(
-    r"^(model \S+ on \S+|making a manipulated copy .*|monitoring .*|report: .*|"
+    r"^(model \S+ on \S+|making a manipulated copy .*|monitoring .*|report: .*|window closed: .*|"
     r"\d+ frames in .*|virtual camera: .*|\S+: (uncertain|real|suspicious|fake) .*|"
     r"scoring .*|\s*)$"
 )
