@@ -128,6 +128,7 @@ class HubSource(FrameSource):
     live = True
 
     def __init__(self, hub: FrameHub) -> None:
+        self._skipped = 0
         super().__init__()
         self.hub = hub
         self.name = hub.name
@@ -144,6 +145,15 @@ class HubSource(FrameSource):
     @warnings.setter
     def warnings(self, value: list[str]) -> None:  # FrameSource.__init__ assigns it
         pass
+
+    @property
+    def dropped(self) -> int:  # type: ignore[override]
+        """Frames this reader skipped, plus those the source itself skipped (a paced file running late)."""
+        return self._skipped + self.hub.source.dropped
+
+    @dropped.setter
+    def dropped(self, value: int) -> None:
+        self._skipped = value - self.hub.source.dropped if hasattr(self, "hub") else value
 
     @property
     def paused(self) -> bool:
@@ -163,7 +173,7 @@ class HubSource(FrameSource):
                 continue
             seq, frame, arrived = self.hub.wait_newer(seen, timeout=0.25)
             if seq > seen and frame is not None:
-                self.dropped += seq - seen - 1
+                self._skipped += seq - seen - 1
                 seen = seq
                 self.last_arrival = arrived
                 yield frame
