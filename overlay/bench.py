@@ -17,7 +17,9 @@ clips), with the shipped model (``--model`` for another) and, for galleries, til
 2. **vcam**: ``HubSource`` + pipeline + :class:`~realtime.vcam.VirtualCameraSink` at 30 fps, style
    ``annotated``, into pyvirtualcam through an in-process backend that discards frames (or a real
    device with ``--vcam-backend v4l2loopback``). Measured: the jitter of the output frame interval,
-   ``|interval - 33.3 ms|`` (target p99 <= 5 ms).
+   ``|interval - 33.3 ms|`` (target p99 <= 5 ms). Then the same for up to 15 s *without* the
+   pipeline (``vcam_floor``): the jitter this machine's scheduler alone gives a thread that sleeps
+   to a 30 fps grid, which bounds what any output thread can do here.
 
 The decoded clips are held in memory for the whole run (reported as ``frame_buffer_mb``); a real
 monitor does not hold them, so its RSS is lower by that much.
@@ -177,8 +179,16 @@ def window_phase(session: Any, view: Any, seconds: float, warmup: float) -> dict
 
 
 def vcam_phase(
-    session: Any, view: Any, seconds: float, style: str, backend: str | None, size: tuple[int, int]
+    session: Any,
+    view: Any,
+    seconds: float,
+    style: str,
+    backend: str | None,
+    size: tuple[int, int],
+    inference: bool = True,
 ) -> dict[str, Any]:
+    """The virtual camera on the looping view; ``inference=False``: no pipeline at all, so what is
+    measured is the machine's own scheduling noise for a thread that sleeps to a 30 fps grid."""
     import pyvirtualcam
 
     from realtime.hub import FrameHub, HubSource
@@ -193,10 +203,14 @@ def vcam_phase(
     session.reset()
     pipeline = Pipeline(HubSource(hub), session, [vcam])
     runner = threading.Thread(target=pipeline.run, name="bench pipeline", daemon=True)
-    runner.start()
+    if inference:
+        runner.start()
     time.sleep(seconds)
     pipeline.stop()
-    runner.join(5)
+    if inference:
+        runner.join(5)
+    else:
+        hub.close()
     vcam.close()
     intervals = vcam.intervals_ms()[30:]  # the first second settles
     jitter = np.abs(intervals - 1000.0 / 30.0)
@@ -212,6 +226,7 @@ def vcam_phase(
         "jitter": percentiles_ms((jitter / 1000.0).tolist()),
         "jitter_max_ms": round(float(jitter.max()), 2) if jitter.size else 0.0,
         "pipeline_fps": round(stats.fps, 2) if stats else 0.0,
+        "inference": inference,
     }
 
 
@@ -278,6 +293,10 @@ def _run(args: argparse.Namespace) -> int:
         result["vcam"] = vcam_phase(
             session, view, args.vcam_seconds, args.vcam_style, args.vcam_backend, view.size
         )
+        print("vcam floor: the same without inference (the machine's scheduling noise) ...", file=sys.stderr)
+        result["vcam_floor"] = vcam_phase(
+            session, view, min(args.vcam_seconds, 15.0), args.vcam_style, args.vcam_backend, view.size, False
+        )
     machine = machine_description(session.provider)
     machine["load_avg_1m_at_start"] = round(load_start, 2) if load_start is not None else None
     result["machine"] = machine
@@ -314,10 +333,12 @@ def format_summary(result: dict[str, Any]) -> str:
         f"  RSS: peak {w['rss_mb']['peak']} MB, first minute {w['rss_mb']['first_minute_median']} MB, "
         f"last minute {w['rss_mb']['last_minute_median']} MB ({w['rss_mb']['growth_pct']:+.2f} %)",
     ]
-    if "vcam" in result:
-        v = result["vcam"]
+    for key, label in (("vcam", "vcam"), ("vcam_floor", "vcam without inference")):
+        if key not in result:
+            continue
+        v = result[key]
         lines.append(
-            f"vcam ({v['seconds']:g} s, {v['style']}, {v['size']}, {v['backend']}): {v['fps']} fps out, "
+            f"{label} ({v['seconds']:g} s, {v['style']}, {v['size']}, {v['backend']}): {v['fps']} fps out, "
             f"interval p50 {v['interval']['p50_ms']:.2f} ms, jitter p99 {v['jitter']['p99_ms']:.2f} ms "
             f"(max {v['jitter_max_ms']} ms); pipeline {v['pipeline_fps']} fps"
         )
