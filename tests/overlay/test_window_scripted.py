@@ -155,6 +155,11 @@ def test_compact_mode_is_frameless_on_top_draggable_with_a_bar_per_face(qtbot, m
     assert window.compact.pos() - start == QPoint(40, 30)
     window.compact.expand.emit()
     assert window.isVisible() and not window.compact.isVisible()
+    window.enter_compact()
+    closed: list[bool] = []
+    window.closed.connect(lambda: closed.append(True))
+    window.compact.close_requested.emit()  # the strip's close button quits like the window's
+    assert closed == [True] and not window.compact.isVisible()
 
 
 def test_region_picker_turns_a_drag_into_a_screen_spec(qtbot) -> None:
