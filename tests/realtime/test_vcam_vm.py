@@ -7,7 +7,7 @@ as Zoom or Meet would. Results land in the test's tmp folder (``result.json``, `
 
 Under TCG the detector crawls (measured: 0.2 frames/s), so annotations are mostly too old to draw;
 what this test proves is the device path and the output pacing that does not wait for inference
-(measured here: 563 frames sent at 27.7 fps, 21.9 fps read back; BENCHMARKS.md).
+(measured here: 563 frames sent at 27.7 fps, 21.9 fps read back, at host load 6; BENCHMARKS.md).
 
 Run it with ``CALLSHIELD_VM_E2E=1 python -m pytest tests/realtime/test_vcam_vm.py``; it needs
 ``apt-get install qemu-system-x86 linux-image-6.1.0-56-amd64 linux-headers-6.1.0-56-amd64
