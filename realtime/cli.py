@@ -24,6 +24,10 @@ VERBS: dict[str, tuple[str, str]] = {
     ),
     "scan": ("realtime.commands.scan", "score video files (or a folder of them) and write JSON + plots"),
     "monitor": ("realtime.commands.monitor", "live loop on a camera, file or screen region"),
+    "vcam": (
+        "realtime.commands.vcam",
+        "send a source to a virtual camera (Zoom/Meet/OBS) with per-face risk burnt in",
+    ),
     "checks": ("realtime.commands.checks", "report what this machine can run and how to fix what is missing"),
     "bench": ("realtime.commands.bench", "per-stage latency, fps and memory of the live pipeline"),
     "train": ("training.commands.train", "train a detector from a YAML config"),
@@ -63,6 +67,17 @@ def _version() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one verb. Called as the program (``argv`` None: the ``callshield`` script, ``python -m
+    realtime``), CallShield owns the process's stderr and keeps native libraries' log chatter off
+    it (:mod:`realtime.native_log`); called from Python with an argument list (tests, embedding),
+    stderr is left alone."""
+    from realtime.native_log import native_logs_filtered
+
+    with native_logs_filtered(enabled=argv is None):
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):

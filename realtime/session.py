@@ -25,13 +25,14 @@ import contextlib
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
+from engines.artifact import Thresholds
 from realtime.crop import align_face
 from realtime.errors import UserError
 from realtime.events import FaceEvent
@@ -247,6 +248,16 @@ class DetectorSession:
     def provider(self) -> str:
         """What actually runs the model (e.g. ``CPUExecutionProvider``), not what was asked for."""
         return str(getattr(self.backend, "provider", "unknown"))
+
+    def set_thresholds(self, thresholds: Thresholds) -> None:
+        """Move the decision levels (the overlay's sensitivity) for every track, from the next frame.
+
+        Call it on the thread that runs :meth:`process`. Tracks keep their smoothed risk; only the
+        levels their state is decided against change.
+        """
+        self.risk_config = replace(self.risk_config, thresholds=thresholds)
+        for risk in self.risks.values():
+            risk.config = self.risk_config
 
     def reset(self) -> None:
         """Forget every track: call between unrelated videos."""

@@ -8,7 +8,7 @@ toolkit is imported here: colours are plain RGB tuples and hex strings.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from realtime.events import REASONS, STATES
 
@@ -72,6 +72,24 @@ def why_uncertain(state: str, reason: str | None, quality: list[str]) -> str | N
     if reason is not None:
         return REASON_WORDS.get(reason, reason.replace("_", " "))
     return None
+
+
+class HasThresholds(Protocol):
+    """The model's decision levels (``engines.artifact.Thresholds``), without importing engines."""
+
+    real: float
+    suspicious: float
+    fake: float
+
+
+def threshold_bands(thresholds: HasThresholds) -> list[tuple[float, float, str]]:
+    """``(low, high, state)`` spans of a 0-1 gauge: below ``real`` real, then uncertain, suspicious, fake.
+
+    Every gauge (overlay, virtual camera, report) shades the same bands in the state colours, so a
+    needle's place reads the same everywhere.
+    """
+    real, warn, fake = thresholds.real, thresholds.suspicious, thresholds.fake
+    return [(0.0, real, "real"), (real, warn, "uncertain"), (warn, fake, "suspicious"), (fake, 1.0, "fake")]
 
 
 def palette_json() -> dict[str, Any]:
