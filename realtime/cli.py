@@ -32,6 +32,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "bench": ("realtime.commands.bench", "per-stage latency, fps and memory of the live pipeline"),
     "train": ("training.commands.train", "train a detector from a YAML config"),
     "evaluate": ("training.commands.evaluate", "AUC/AP/EER of a model on a manifest"),
+    "lofo": ("training.commands.lofo", "leave-one-family-out benchmark of a training recipe"),
     "export": ("training.commands.export", "export a trained checkpoint to a CallShield ONNX model"),
     "manifest": ("training.commands.manifest", "build a manifest.csv from a dataset's standard layout"),
 }

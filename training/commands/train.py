@@ -34,10 +34,6 @@ def run(args: argparse.Namespace) -> int:
             f"ImageNet weights not found: {cfg.model.imagenet} (see MODEL_CARD.md for how to get them, "
             "or pass model.imagenet= to start from random weights)"
         )
-    if cfg.encoder.renderer and not Path(cfg.encoder.renderer).expanduser().is_file():
-        raise UserError(
-            f"renderer not found: {cfg.encoder.renderer} (leave encoder.renderer empty to train one)"
-        )
     checkpoint = run_training(cfg, resume=args.resume)
     if not args.no_export and os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 exports
         from engines.export import export_onnx, load_checkpoint

@@ -1,9 +1,11 @@
-"""Adversarial domain adaptation (DANN, Ganin & Lempitsky 2015).
+"""Adversarial domain adaptation (DANN, Ganin & Lempitsky 2015) against compression.
 
-A domain classifier tries to tell source features (labelled clips) from target features
-(video-call-condition clips, labels withheld); the gradient-reversal layer makes the encoder
-*maximise* its loss, so the encoder learns features that do not reveal the domain, and a detector
-trained on clean labelled footage keeps working after a call's codec has been at the frames.
+FaceForensics++ at c40 scored *below* chance with callshield-v3: heavily compressed fakes looked
+more real to it than most real webcam faces, because the level of compression, not the
+manipulation, had become evidence. A classifier tries to tell each crop's compression level
+(:data:`training.augment.COMPRESSION_LEVELS`) from its feature; the gradient-reversal layer makes
+the encoder *maximise* that classifier's loss, so the features stop carrying the level and the
+detector has to find the manipulation at every level.
 """
 
 from __future__ import annotations
@@ -37,28 +39,12 @@ def dann_strength(progress: float, gamma: float = 10.0) -> float:
 
 
 class DomainClassifier(nn.Module):
-    """Features -> domain logit (target = 1), behind a gradient-reversal layer."""
+    """Features -> ``n_domains`` logits, behind a gradient-reversal layer."""
 
-    def __init__(self, dim: int, hidden: int = 64) -> None:
-        super().__init__()
-        self.net = nn.Sequential(nn.Linear(dim, hidden), nn.ReLU(), nn.Dropout(0.2), nn.Linear(hidden, 1))
-
-    def forward(self, features: torch.Tensor, strength: float) -> torch.Tensor:
-        return self.net(grad_reverse(features, strength)).squeeze(-1)
-
-
-class IdentityAdversary(nn.Module):
-    """Features of fakes -> which face model made them, behind a gradient-reversal layer.
-
-    Every live-swap fake in training wears one of a dozen celebrity face models, and every real
-    twin shows someone else, so "is this one of those faces" separates the training set without
-    learning the swap (the identity leakage of Dong et al., CVPR 2023). Reversing this classifier's
-    gradient pushes the encoder to carry no face-model identity among fakes."""
-
-    def __init__(self, dim: int, n_identities: int, hidden: int = 64) -> None:
+    def __init__(self, dim: int, n_domains: int, hidden: int = 64) -> None:
         super().__init__()
         self.net = nn.Sequential(
-            nn.Linear(dim, hidden), nn.ReLU(), nn.Dropout(0.2), nn.Linear(hidden, n_identities)
+            nn.Linear(dim, hidden), nn.ReLU(), nn.Dropout(0.2), nn.Linear(hidden, n_domains)
         )
 
     def forward(self, features: torch.Tensor, strength: float) -> torch.Tensor:

@@ -86,32 +86,3 @@ class MobileNetV2Features(ImageNetTrunk):
             k: v for k, v in state.items() if k.startswith("features.") and int(k.split(".")[1]) < n_blocks
         }
         self.load_renamed(trunk, path, "a torchvision MobileNetV2")
-
-
-class MobileNetV2Local(MobileNetV2Features):
-    """The first ``kept_blocks`` blocks of MobileNetV2 only: a trunk that sees patches, not faces.
-
-    Why: across held-out streams the full network's score follows how a face looks (the polished,
-    studio-lit look of the celebrity face models every training fake wears, and of real film
-    footage it then calls fake) more than the swap. A truncated trunk has a small receptive field,
-    so its pooled feature is an average of local texture statistics (the generator's smoothing and
-    upsampling, the blend), and whose face it is cannot be recognised from a patch; truncated
-    classifiers generalised better across image generators in Chai et al., ECCV 2020 ("What makes
-    fake images detectable?"). Loads the kept blocks from the same torchvision ImageNet file.
-    """
-
-    kept_blocks = 7  # stem + 6 inverted residuals: 32 channels at stride 8, ~60-px receptive field
-
-    def __init__(self) -> None:
-        super().__init__()
-        kept = list(self.features)[: self.kept_blocks]
-        self.features = nn.Sequential(*kept)
-        last = kept[-1]
-        convs = [m for m in last.modules() if isinstance(m, nn.Conv2d)]
-        self.out_channels = convs[-1].out_channels
-
-
-class MobileNetV2Patch(MobileNetV2Local):
-    """Stem + 3 inverted residuals: 24 channels at stride 4, a ~20-px receptive field."""
-
-    kept_blocks = 4

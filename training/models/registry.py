@@ -16,18 +16,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from training.models.efficientnet_lite import EfficientNetLite0Features
-from training.models.highpass import MobileNetV2HighPass, MobileNetV2LocalHighPass
-from training.models.mobilenetv2 import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
-    MobileNetV2Features,
-    MobileNetV2Local,
-    MobileNetV2Patch,
-)
-from training.models.temporal import FrameLogitPoolHead, GRUHead, MeanPoolHead, TemporalConvHead
+from training.models.mobilenetv2 import IMAGENET_MEAN, IMAGENET_STD, MobileNetV2Features
+from training.models.temporal import FrameLogitPoolHead, TemporalConvHead
 from training.models.trunk import ImageNetTrunk
-from training.models.upsample import MobileNetV2Upsampled
 
 
 class Detector(nn.Module):
@@ -51,17 +42,6 @@ class Detector(nn.Module):
         """``(N, 3, S, S)`` normalised crops -> ``(N, D)`` features."""
         pooled = self.trunk(crops).mean(dim=(2, 3))
         return self.project(pooled)
-
-    def encode_cells(self, crops: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``encode`` plus the frame classifier applied to every cell of the trunk's map before
-        pooling: ``(N, D)`` features and ``(N, h, w)`` cell logits. Projection and classifier are
-        linear, so without dropout the frame logit is exactly the mean of the cell logits: a
-        per-cell loss (training.swapregion) shapes the same score the runtime computes."""
-        fmap = self.trunk(crops)
-        features = self.project(fmap.mean(dim=(2, 3)))
-        linear = self.project[-1]
-        cells = self.frame_classifier(linear(fmap.permute(0, 2, 3, 1))).squeeze(-1)
-        return features, cells
 
     def score_window(self, window: torch.Tensor) -> torch.Tensor:
         """``(B, T, D)`` features -> ``(B,)`` logits."""
@@ -97,16 +77,8 @@ def _detector(
 
 
 DETECTORS: dict[str, Callable[..., Detector]] = {
-    "mnv2_tconv": _detector(MobileNetV2Features, TemporalConvHead),
-    "mnv2_mean": _detector(MobileNetV2Features, MeanPoolHead),
-    "mnv2_gru": _detector(MobileNetV2Features, GRUHead),
     "mnv2_pool": _detector(MobileNetV2Features, None),  # window score = mean of the frame logits
-    "effl0_pool": _detector(EfficientNetLite0Features, None),
-    "mnv2l7_pool": _detector(MobileNetV2Local, None),  # first 7 blocks: ~60-px patches
-    "mnv2l4_pool": _detector(MobileNetV2Patch, None),  # first 4 blocks: ~20-px patches
-    "mnv2hp_pool": _detector(MobileNetV2HighPass, None),  # on the crop's high-pass residual
-    "mnv2l7hp_pool": _detector(MobileNetV2LocalHighPass, None),
-    "mnv2x224_pool": _detector(MobileNetV2Upsampled, None),  # 128-px crop upsampled to 224
+    "mnv2_tconv": _detector(MobileNetV2Features, TemporalConvHead),  # learned head over the window
 }
 
 

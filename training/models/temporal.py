@@ -54,30 +54,3 @@ class FrameLogitPoolHead(nn.Module):
 
     def forward(self, window: torch.Tensor) -> torch.Tensor:
         return self.classifier(window).squeeze(-1).mean(dim=1)
-
-
-class MeanPoolHead(nn.Module):
-    """Baseline head: average the per-frame features and classify (no temporal modelling)."""
-
-    def __init__(self, dim: int, hidden: int = 64, dropout: float = 0.2) -> None:
-        super().__init__()
-        self.mlp = nn.Sequential(
-            nn.LayerNorm(dim), nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, 1)
-        )
-
-    def forward(self, window: torch.Tensor) -> torch.Tensor:
-        return self.mlp(window.mean(dim=1)).squeeze(1)
-
-
-class GRUHead(nn.Module):
-    """CNN+LSTM-style head (the seeds' window models), with a GRU: ``(B, T, D)`` -> ``(B,)``."""
-
-    def __init__(self, dim: int, hidden: int = 128, dropout: float = 0.2) -> None:
-        super().__init__()
-        self.norm = nn.LayerNorm(dim)
-        self.gru = nn.GRU(dim, hidden, batch_first=True)
-        self.out = nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden, 1))
-
-    def forward(self, window: torch.Tensor) -> torch.Tensor:
-        _, last = self.gru(self.norm(window))
-        return self.out(last[-1]).squeeze(1)

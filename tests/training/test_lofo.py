@@ -1,0 +1,109 @@
+"""The leave-one-family-out benchmark: its folds, its table, and one real fold on tiny footage."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from realtime.errors import UserError
+from training.families import FAMILIES
+from training.lofo import Fold, all_folds, format_table, parse_folds, summarise
+
+CONFIG = Path(__file__).resolve().parents[2] / "training" / "configs" / "callshield_v4.yaml"
+
+
+def _videos(fakes: list[float], reals: list[float], family: str) -> list[dict[str, object]]:
+    return [{"path": f"f{i}", "label": "fake", "family": family, "score": s} for i, s in enumerate(fakes)] + [
+        {"path": f"r{i}", "label": "real", "family": None, "score": s} for i, s in enumerate(reals)
+    ]
+
+
+def test_every_family_is_left_out_once_and_the_identity_folds_follow() -> None:
+    folds = all_folds()
+    assert [f.family for f in folds[: len(FAMILIES)]] == list(FAMILIES)
+    assert [f.k for f in folds] == [0, 1, 2, 0, 1, 0, 1, 2]  # real identity folds rotate with the family
+    assert [f.name for f in folds[len(FAMILIES) :]] == ["identity0", "identity1", "identity2"]
+    assert Fold("lip_sync", 0).overrides(Path("o"))[-1] == "data.holdout_family=lip_sync"
+    assert parse_folds("animation,identity1") == [Fold("animation", 1), Fold(None, 1)]
+    with pytest.raises(UserError, match="unknown fold"):
+        parse_folds("cartoons")
+
+
+def test_the_table_has_each_family_its_mean_and_its_worst() -> None:
+    results = [
+        {"fold": "live_swap", "family": "live_swap", "videos": _videos([0.9, 0.8], [0.1, 0.2], "live_swap")},
+        {"fold": "lip_sync", "family": "lip_sync", "videos": _videos([0.3, 0.15], [0.1, 0.2], "lip_sync")},
+        {"fold": "identity0", "family": None, "videos": _videos([0.6], [0.4, 0.7], "academic")},
+    ]
+    summary = summarise(results)
+    assert summary["family_auc"] == {"live_swap": 1.0, "lip_sync": 0.75}
+    assert summary["lofo_mean"] == pytest.approx(0.875) and summary["worst_family"] == "lip_sync"
+    assert summary["identity_auc"] == {"identity0": 0.5}
+    table = format_table(results, summary)
+    assert "lip_sync" in table and "mean 0.875, worst 0.750 (lip_sync)" in table
+
+
+@pytest.fixture(scope="module")
+def family_manifest(tiny_manifest: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny footage laid out like ../shared/data: three lip-sync and three live-swap pairs, a photo."""
+    root = tmp_path_factory.mktemp("families")
+    src = tiny_manifest.parent
+    rows = []
+    for k in range(3):
+        for label, name in (("real", "real.mp4"), ("fake", "fake.mp4")):
+            path = f"talking/tiny/{label}/p{k}.mp4"
+            (root / path).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(src / name, root / path)
+            method = "wav2lip" if label == "fake" else "none"
+            rows.append((path, "video", label, "tiny", f"person{k}", method, f"tiny{k}", "train"))
+        for label, name, method in (("real", "real.mp4", "none"), ("fake", "fake_b.mp4", "deepfacelive")):
+            path = f"deepfacelive/{label}/x{k}.mp4"
+            (root / path).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(src / name, root / path)
+            rows.append((path, "video", label, "deepfacelive", f"Celeb{k}", method, f"dfl_x{k}", "train"))
+    (root / "real/lfw").mkdir(parents=True)
+    shutil.copy(src / "still.jpg", root / "real/lfw/a.jpg")
+    rows.append(("real/lfw/a.jpg", "image", "real", "lfw", "A_Person", "none", "", "train"))
+    manifest = root / "manifest.csv"
+    with manifest.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["path", "kind", "label", "source", "identity", "method", "pair_id", "split"])
+        writer.writerows(rows)
+    return manifest
+
+
+def test_a_family_fold_trains_without_the_family_and_scores_it_unseen(
+    family_manifest: Path, tmp_path: Path
+) -> None:
+    from engines.export import load_checkpoint
+    from tests.training.tiny import N_FRAMES
+    from training.lofo import run_benchmark
+
+    overrides = [
+        f"data.manifest={family_manifest}",
+        f"data.cache_dir={tmp_path / 'cache'}",
+        f"data.max_frames={N_FRAMES}",
+        f"data.call_max_frames={N_FRAMES}",
+        "data.exclude_multi_face_fakes=",
+        "model.imagenet=",
+        "encoder.steps=2",
+        "encoder.batch=4",
+        "threads=1",
+    ]
+    out = tmp_path / "lofo"
+    report = run_benchmark(str(CONFIG), overrides, out, [Fold("lip_sync", 0)])
+    (fold,) = report["folds"]
+    fakes = [v for v in fold["videos"] if v["label"] == "fake"]
+    reals = [v for v in fold["videos"] if v["label"] == "real"]
+    assert len(fakes) == 3 and {v["family"] for v in fakes} == {"lip_sync"}  # every lip-sync fake, unseen
+    assert reals and all(0.0 <= v["score"] <= 1.0 for v in fold["videos"])
+    assert np.isfinite(report["summary"]["lofo_mean"]) and (out / "lofo.json").is_file()
+    model = out / "lip_sync" / "model.pt"
+    assert "without the lip_sync family" in load_checkpoint(model).meta.training_data
+    stamp = model.stat().st_mtime_ns
+    run_benchmark(str(CONFIG), overrides, out, [Fold("lip_sync", 0)])  # a finished fold is reused
+    assert model.stat().st_mtime_ns == stamp
