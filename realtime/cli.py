@@ -24,6 +24,10 @@ VERBS: dict[str, tuple[str, str]] = {
     ),
     "scan": ("realtime.commands.scan", "score video files (or a folder of them) and write JSON + plots"),
     "monitor": ("realtime.commands.monitor", "live loop on a camera, file or screen region"),
+    "serve": (
+        "realtime.commands.serve",
+        "a browser page and WHIP ingest: analyse a call's video sent over WebRTC",
+    ),
     "checks": ("realtime.commands.checks", "report what this machine can run and how to fix what is missing"),
     "bench": ("realtime.commands.bench", "per-stage latency, fps and memory of the live pipeline"),
     "train": ("training.commands.train", "train a detector from a YAML config"),

@@ -1,0 +1,95 @@
+"""One peer's analysis: the project's :class:`~realtime.pipeline.Pipeline` on a thread of its own.
+
+The pipeline is a blocking loop (take the newest frame, detect, score, fan out to sinks), so each
+peer runs it on a dedicated, named thread: nothing heavy ever runs on the event loop, peers do not
+wait for each other's frames, and when a peer ends its thread ends too (tests count them). The
+detector session is made on that thread as well (creating MediaPipe's graph takes ~0.1 s) from a
+factory that shares the server's loaded model between peers; each peer gets its own face detector,
+tracker and risk state, since those hold per-stream state.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from realtime.errors import SourceLost
+from realtime.pipeline import Pipeline, PipelineStats
+from realtime.sinks import Sink
+from realtime.sources import FrameSource
+
+if TYPE_CHECKING:
+    from realtime.session import DetectorSession
+
+log = logging.getLogger(__name__)
+
+SessionFactory = Callable[[], "DetectorSession"]
+THREAD_PREFIX = "callshield-peer"
+
+
+class PeerAnalysis:
+    """Runs ``source`` -> session -> ``sinks`` on a thread until the source ends or :meth:`stop`.
+
+    ``done`` resolves with the run's :class:`PipelineStats` (None if it never started); ``error``
+    says why a stream was lost, if it was.
+    """
+
+    def __init__(
+        self, name: str, source: FrameSource, make_session: SessionFactory, sinks: Sequence[Sink]
+    ) -> None:
+        self.name = name
+        self.source = source
+        self.make_session = make_session
+        self.sinks = list(sinks)
+        self.error: str | None = None
+        self.done: concurrent.futures.Future[PipelineStats | None] = concurrent.futures.Future()
+        self._lock = threading.Lock()
+        self._stopped = False
+        self._pipeline: Pipeline | None = None
+        self._thread = threading.Thread(target=self._run, name=f"{THREAD_PREFIX}-{name}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Ask the loop to end after its current frame (from any thread); the source stops waiting."""
+        with self._lock:
+            self._stopped = True
+            if self._pipeline is not None:
+                self._pipeline.stop()
+        self.source.close()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        stats: PipelineStats | None = None
+        try:
+            session = self.make_session()
+        except Exception as exc:
+            log.exception("%s: could not start a detector session", self.name)
+            self.error = f"could not start a detector session ({exc})"
+            self.source.close()
+            for sink in self.sinks:
+                sink.close()
+            self.done.set_result(None)
+            return
+        try:
+            with self._lock:
+                if self._stopped:
+                    self.source.close()
+                self._pipeline = Pipeline(self.source, session, self.sinks)
+            try:
+                stats = self._pipeline.run()
+            except SourceLost as exc:
+                self.error = str(exc)
+                stats = self._pipeline.stats
+            except Exception as exc:  # a bug must end this peer, not the server
+                log.exception("%s: the analysis failed", self.name)
+                self.error = f"the analysis failed ({exc})"
+        finally:
+            session.close()
+            self.done.set_result(stats)
