@@ -10,9 +10,11 @@ tracker and risk state, since those hold per-stream state.
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -62,8 +64,15 @@ class PeerAnalysis:
                 self._pipeline.stop()
         self.source.close()
 
-    def join(self, timeout: float | None = None) -> None:
-        self._thread.join(timeout)
+    async def ended(self, timeout: float) -> bool:
+        """Wait, without blocking the event loop, until the thread has exited; False on timeout.
+
+        Polled rather than joined in an executor: an executor's worker threads would outlive the peer.
+        """
+        deadline = time.monotonic() + timeout
+        while self._thread.is_alive() and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        return not self._thread.is_alive()
 
     def _run(self) -> None:
         stats: PipelineStats | None = None

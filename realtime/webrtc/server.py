@@ -362,7 +362,7 @@ class AnalyseEachPeer:
             analysis.stop()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(asyncio.wrap_future(analysis.done), STOP_TIMEOUT_S)
-            await asyncio.to_thread(analysis.join, STOP_TIMEOUT_S)
+            await analysis.ended(STOP_TIMEOUT_S)
 
         peer.cleanups.append(stop)
         analysis.done.add_done_callback(finished)
@@ -390,6 +390,18 @@ async def run_until_cancelled(server: SignallingServer, ready: Callable[[int], N
         await asyncio.Event().wait()
     finally:
         await runner.cleanup()
+
+
+def _finish_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """What ``asyncio.run`` does before closing its loop: cancel what is left (aiortc's connect
+    task of a connection closed a moment ago), let it finish, close async generators."""
+    leftover = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in leftover:
+        task.cancel()
+    with contextlib.suppress(Exception):
+        loop.run_until_complete(asyncio.gather(*leftover, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.run_until_complete(loop.shutdown_default_executor())
 
 
 class ServerThread:
@@ -438,8 +450,7 @@ class ServerThread:
             self._error = exc
         finally:
             self._ready.set()
-            with contextlib.suppress(Exception):
-                loop.run_until_complete(loop.shutdown_asyncgens())
+            _finish_loop(loop)
             loop.close()
 
     def call(self, coro: Awaitable[Any], timeout: float = 30.0) -> Any:
