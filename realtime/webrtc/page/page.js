@@ -255,36 +255,54 @@ function whyUncertain(event) {
   return "";
 }
 
+const cards = new Map(); // track id -> its gauge element, updated in place frame after frame
+
 function renderFaces() {
   const aside = $("faces");
   const faces = Object.values(state.faces).sort((a, b) => a.event.track_id - b.event.track_id);
+  for (const [id, card] of cards) {
+    if (!(id in state.faces)) {
+      card.remove();
+      cards.delete(id);
+    }
+  }
+  aside.querySelector(".empty")?.remove();
   if (!faces.length) {
     aside.replaceChildren(Object.assign(document.createElement("p"), { className: "empty", textContent: "no face yet" }));
     return;
   }
-  aside.replaceChildren(...faces.map(({ event }) => gauge(event)));
+  for (const { event } of faces) {
+    const id = String(event.track_id);
+    if (!cards.has(id)) {
+      cards.set(id, gauge(id));
+      aside.append(cards.get(id));
+    }
+    update(cards.get(id), event);
+  }
 }
 
-function gauge(event) {
-  const style = stateStyle(event.state);
+function gauge(id) {
   const card = document.createElement("div");
   card.className = "gauge";
-  card.dataset.track = event.track_id;
-  card.dataset.state = event.state;
-  card.style.setProperty("--state", style.hex);
+  card.dataset.track = id;
   const head = document.createElement("div");
   head.className = "head";
-  const name = Object.assign(document.createElement("span"), { textContent: `Face ${event.track_id}` });
-  const words = Object.assign(document.createElement("span"), { className: "words", textContent: style.words });
-  head.append(name, words);
+  head.append(Object.assign(document.createElement("span"), { textContent: `Face ${id}` }));
+  head.append(Object.assign(document.createElement("span"), { className: "words" }));
   const bar = Object.assign(document.createElement("div"), { className: "bar" });
-  const fill = Object.assign(document.createElement("div"), { className: "fill" });
-  fill.style.width = `${Math.round(100 * (event.risk ?? 0))}%`;
-  bar.append(fill);
-  const risk = event.risk === null ? "risk –" : `risk ${Math.round(100 * event.risk)}%`;
-  const why = Object.assign(document.createElement("div"), { className: "why", textContent: whyUncertain(event) || risk });
-  card.append(head, bar, why);
+  bar.append(Object.assign(document.createElement("div"), { className: "fill" }));
+  card.append(head, bar, Object.assign(document.createElement("div"), { className: "why" }));
   return card;
+}
+
+function update(card, event) {
+  const style = stateStyle(event.state);
+  card.dataset.state = event.state;
+  card.style.setProperty("--state", style.hex);
+  card.querySelector(".words").textContent = style.words;
+  card.querySelector(".fill").style.width = `${Math.round(100 * (event.risk ?? 0))}%`;
+  const risk = event.risk === null ? "risk –" : `risk ${Math.round(100 * event.risk)}%`;
+  card.querySelector(".why").textContent = whyUncertain(event) || risk;
 }
 
 function renderStats() {
