@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -74,6 +75,25 @@ def check_arguments(args: argparse.Namespace) -> None:
     check_bind(args.host, args.token)
 
 
+def peer_session_factory(args: argparse.Namespace) -> tuple[DetectorSession, Callable[[], DetectorSession]]:
+    """Load the model once (a bad ``--model`` fails here, in one line) and a factory of sessions
+    that share it: each peer gets its own face detector, tracker and risk state."""
+    first = load_session(args)
+    first.detector.close()  # each peer makes its own
+
+    def make_session() -> DetectorSession:
+        from realtime.session import DetectorSession, make_face_detector
+
+        return DetectorSession(
+            first.backend,
+            detector=make_face_detector("full"),
+            detect_tiles=args.tiles,
+            detect_every=args.detect_every,
+        )
+
+    return first, make_session
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         import aiohttp  # noqa: F401
@@ -91,20 +111,7 @@ def run(args: argparse.Namespace) -> int:
     from realtime.webrtc.ice import include_loopback_candidates
     from realtime.webrtc.server import AnalyseEachPeer, ServerConfig, SignallingServer, run_until_cancelled
 
-    first = load_session(args)  # fails here, with one line, on a bad --model
-    backend, detector = first.backend, first.detector
-
-    def make_session() -> DetectorSession:
-        from realtime.session import DetectorSession, make_face_detector
-
-        return DetectorSession(
-            backend,
-            detector=make_face_detector("full"),
-            detect_tiles=args.tiles,
-            detect_every=args.detect_every,
-        )
-
-    detector.close()  # each peer makes its own; the loaded model is shared
+    first, make_session = peer_session_factory(args)
     config = ServerConfig(
         host=args.host, port=args.port, token=args.token, events=args.events, max_peers=args.max_peers
     )

@@ -69,6 +69,8 @@ SECURITY_HEADERS = {
 CONNECT_TIMEOUT_S = 20.0
 # From the answer to the first video frame: ICE, DTLS and the sender's first keyframe.
 FIRST_FRAME_TIMEOUT_S = 15.0
+# A peer whose video stops this long is ended (its page froze; a dead one is caught by ICE consent).
+FRAME_GAP_TIMEOUT_S = 5.0
 # How long a peer's analysis may take to stop before the server gives up waiting for it.
 STOP_TIMEOUT_S = 10.0
 # Data channel messages from a page are tiny ("bye", "ping"); anything bigger is ignored.
@@ -345,6 +347,7 @@ class AnalyseEachPeer:
         source = TrackFrameSource(
             f"{peer.kind} peer {peer.id}",
             first_frame_timeout_s=FIRST_FRAME_TIMEOUT_S,
+            timeout_s=FRAME_GAP_TIMEOUT_S,
             wire_rtp=None if receiver is None else wire_timestamps(receiver),
         )
         peer.source = source

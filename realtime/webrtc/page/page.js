@@ -21,7 +21,9 @@ const state = {
   last: null,
   rtt: null,
   error: null,
+  unread: [], // [latency, server ms] not yet taken by takeLatencies() (the benchmark reads every one)
   summary,
+  takeLatencies,
 };
 window.callshield = state;
 
@@ -64,6 +66,12 @@ function summary() {
     rtt: state.rtt,
     error: state.error,
   };
+}
+
+function takeLatencies() {
+  const taken = state.unread;
+  state.unread = [];
+  return taken;
 }
 
 function token() {
@@ -230,8 +238,10 @@ function onMessage(text) {
   state.arrivals.push(t);
   if (state.arrivals.length > 120) state.arrivals.shift();
   if (msg.rtp !== null && sentAt.has(msg.rtp)) {
-    state.latencies.push(t - sentAt.get(msg.rtp));
+    const latency = t - sentAt.get(msg.rtp);
+    state.latencies.push(latency);
     if (state.latencies.length > LATENCY_WINDOW) state.latencies.shift();
+    if (state.unread.length < 100000) state.unread.push([latency, msg.server_ms]);
   }
   if (msg.events.length) state.framesWithFaces += 1;
   for (const event of msg.events) state.faces[event.track_id] = { event, seen: t, size: msg.size };

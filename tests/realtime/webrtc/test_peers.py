@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -26,6 +29,8 @@ from tests.realtime.webrtc.peers_helper import (
     wait_until,
     whip_publish,
 )
+
+REPO = Path(__file__).parents[3]
 
 
 def _settle(threads_before: list[str]) -> None:
@@ -112,3 +117,46 @@ def test_whip_session_publish_watch_events_file_and_delete(
 
     asyncio.run(scenario())
     _settle(threads_before)
+
+
+def test_a_publisher_that_dies_without_a_word_is_ended_by_ice_consent(start_server, monkeypatch) -> None:
+    """SIGKILL: no DELETE, no DTLS close. ICE consent checks (RFC 7675) must notice and end the peer.
+
+    aioice checks consent every 5 s and gives up after 6 misses; the test checks every 0.2 s.
+    """
+    import aioice.ice
+
+    import realtime.webrtc.server
+
+    monkeypatch.setattr(aioice.ice, "CONSENT_INTERVAL", 0.2)
+    monkeypatch.setattr(realtime.webrtc.server, "FRAME_GAP_TIMEOUT_S", 60.0)  # ICE must be what notices
+    server = start_server()
+    threads_before = owned_threads()
+    tasks_before = server.call(count_tasks())
+    client = subprocess.Popen(
+        [sys.executable, "-m", "tests.realtime.webrtc.whip_client", f"{server.url}/whip"],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert client.stdout is not None
+        session = client.stdout.readline().strip().rsplit("/", 1)[-1]
+        peer = server.server.peers.get(session)
+        assert peer is not None
+
+        deadline = time.monotonic() + 20
+        while (peer.source is None or peer.source.received < 15) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert peer.source is not None and peer.source.received >= 15
+    finally:
+        client.kill()
+        client.wait(10)
+    deadline = time.monotonic() + 20
+    while len(server.server.peers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(server.server.peers) == 0
+    assert peer.reason.startswith("connection ")  # failed or closed, as aiortc saw it
+    _settle(threads_before)
+    assert server_tasks_settle(server, tasks_before)
