@@ -112,9 +112,7 @@ def run(args: argparse.Namespace) -> int:
     from realtime.webrtc.server import AnalyseEachPeer, ServerConfig, SignallingServer, run_until_cancelled
 
     first, make_session = peer_session_factory(args)
-    config = ServerConfig(
-        host=args.host, port=args.port, token=args.token, events=args.events, max_peers=args.max_peers
-    )
+    config = ServerConfig(host=args.host, port=args.port, token=args.token, max_peers=args.max_peers)
     if is_loopback(config.host):
         include_loopback_candidates()
     event_log = EventLog(args.events) if args.events is not None else None

@@ -85,7 +85,6 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8080
     token: str | None = None
-    events: Path | None = None
     max_peers: int = 4
     page: bool = True
 
@@ -289,8 +288,17 @@ class SignallingServer:
             if watching is not None:
                 watching.watchers.add(channel)
                 peer.watching = watching
-                peer.on_closed.append(lambda: watching.watchers.discard(channel))
-                watching.on_closed.append(lambda: peer.close_soon("the watched session ended"))
+
+                def watched_ended() -> None:
+                    peer.close_soon("the watched session ended")
+
+                def unwatch() -> None:
+                    watching.watchers.discard(channel)
+                    if watched_ended in watching.on_closed:
+                        watching.on_closed.remove(watched_ended)
+
+                watching.on_closed.append(watched_ended)
+                peer.on_closed.append(unwatch)
 
             @channel.on("message")
             def on_message(message: Any) -> None:

@@ -51,7 +51,7 @@ def start_server(make_session: Callable[[], object]) -> Iterator[Callable[..., S
     def start(events: Path | None = None, **config: object) -> ServerThread:
         log = EventLog(events) if events is not None else None
         server = SignallingServer(
-            ServerConfig(port=0, events=events, **config),  # type: ignore[arg-type]
+            ServerConfig(port=0, **config),  # type: ignore[arg-type]
             AnalyseEachPeer(make_session, log),
         )
         thread = ServerThread(server).start()
