@@ -361,8 +361,15 @@ function draw() {
       const [x0, y0, x1, y1] = event.box;
       const x = ox + x0 * sx;
       const y = oy + y0 * sy;
+      const w = (x1 - x0) * sx;
+      const h = (y1 - y0) * sy;
       ctx.strokeStyle = style.hex;
-      ctx.strokeRect(x, y, (x1 - x0) * sx, (y1 - y0) * sy);
+      ctx.strokeRect(x, y, w, h);
+      // The face's gauge, under its box: risk from 0 to 100% in its state's colour.
+      ctx.fillStyle = "rgba(0, 0, 0, 0.55)";
+      ctx.fillRect(x - 1.5, y + h + 4, w + 3, 8);
+      ctx.fillStyle = style.hex;
+      ctx.fillRect(x - 1.5, y + h + 4, (w + 3) * Math.min(1, Math.max(0, event.risk ?? 0)), 8);
       const label = event.risk === null ? style.words : `${style.words} ${Math.round(100 * event.risk)}%`;
       const tw = ctx.measureText(label).width + 10;
       ctx.fillStyle = style.hex;

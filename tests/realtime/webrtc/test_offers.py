@@ -52,7 +52,7 @@ def test_arbitrary_text_is_refused_with_an_offer_error_and_nothing_else(text: st
     assert 400 <= caught.value.status < 500
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(
     st.recursive(
         st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=50),
