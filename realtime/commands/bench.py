@@ -4,6 +4,9 @@ Runs the same :class:`realtime.session.DetectorSession` the monitor runs, on a r
 face at 640x480, or a 2x2 / 3x3 call gallery at 1280x720), and reports p50/p95/p99 per stage
 (decode, detect, align, encode, head, risk), end-to-end fps and p99, and peak RSS, with a
 description of the machine, so numbers from different machines can be compared.
+
+``--webrtc`` measures the ``serve`` path instead: headless Chromium pages send 640x480 at 30 fps
+over WebRTC on loopback, and the figures are the page's (see :mod:`realtime.webrtc.bench`).
 """
 
 from __future__ import annotations

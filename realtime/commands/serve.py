@@ -106,10 +106,12 @@ def run(args: argparse.Namespace) -> int:
 
     import asyncio
 
+    from realtime.webrtc.analysis import AnalyseEachPeer
     from realtime.webrtc.auth import is_loopback
     from realtime.webrtc.channel import EventLog
     from realtime.webrtc.ice import include_loopback_candidates
-    from realtime.webrtc.server import AnalyseEachPeer, ServerConfig, SignallingServer, run_until_cancelled
+    from realtime.webrtc.runner import run_until_cancelled
+    from realtime.webrtc.server import ServerConfig, SignallingServer
 
     first, make_session = peer_session_factory(args)
     config = ServerConfig(host=args.host, port=args.port, token=args.token, max_peers=args.max_peers)

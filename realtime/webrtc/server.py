@@ -8,11 +8,14 @@ Routes (see README "serve"):
 * ``GET /sessions``: the WHIP sessions a page can watch;
 * ``/whip`` and ``/whip/{id}``: WHIP ingest (:mod:`.whip`).
 
+How it runs (foreground or on a thread) is :mod:`.runner`'s business.
+
 Every peer is made by :meth:`SignallingServer.answer`, the one place where a remote SDP meets
 aiortc: the registry's cap is checked first (503), aiortc's failures become 400s and close
 whatever was half made, and a peer that never connects is dropped after
 :data:`CONNECT_TIMEOUT_S`. What happens to a peer's video is the :class:`VideoHandler`'s business:
-``serve`` analyses it (:class:`AnalyseEachPeer`), ``open_source("whip")`` hands it to the caller.
+``serve`` analyses it (:class:`~realtime.webrtc.analysis.AnalyseEachPeer`), ``open_source("whip")``
+hands it to the caller.
 
 Signalling and media go through the same token (:mod:`.auth`). Without a token the server only
 answers requests whose ``Host`` is a loopback name, so a web page cannot reach it by pointing a
@@ -26,7 +29,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -35,9 +37,8 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from realtime.errors import UserError
 from realtime.webrtc.auth import TokenGuard, is_loopback
-from realtime.webrtc.channel import EventChannelSink, EventLog, EventLogSink, dumps
+from realtime.webrtc.channel import dumps
 from realtime.webrtc.offers import (
     MAX_OFFER_BYTES,
     OfferError,
@@ -67,12 +68,6 @@ SECURITY_HEADERS = {
 }
 # A peer that has not connected this long after its answer never will (the client went away).
 CONNECT_TIMEOUT_S = 20.0
-# From the answer to the first video frame: ICE, DTLS and the sender's first keyframe.
-FIRST_FRAME_TIMEOUT_S = 15.0
-# A peer whose video stops this long is ended (its page froze; a dead one is caught by ICE consent).
-FRAME_GAP_TIMEOUT_S = 5.0
-# How long a peer's analysis may take to stop before the server gives up waiting for it.
-STOP_TIMEOUT_S = 10.0
 # Data channel messages from a page are tiny ("bye", "ping"); anything bigger is ignored.
 MAX_PAGE_MESSAGE = 4096
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
@@ -107,8 +102,7 @@ class SignallingServer:
         self.handler = handler
         self.guard = TokenGuard(config.token)
         self.peers = PeerRegistry(config.max_peers)
-        self.answered = 0  # offers that got an answer (for tests and logs)
-        self.refused = 0  # requests answered 4xx/5xx by the error middleware
+        self.answered = 0  # offers that got an answer (the verb's closing line)
         self._allowed_hosts = LOOPBACK_NAMES | {config.host.lower().strip("[]")}
 
     # ------------------------------------------------------------------------------ the app
@@ -138,18 +132,12 @@ class SignallingServer:
         try:
             response = await handler(request)
         except OfferError as exc:
-            self.refused += 1
             headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
             if exc.status == 503:
                 headers["Retry-After"] = "10"
             return web.Response(status=exc.status, text=exc.message + "\n", headers=headers)
         except web.HTTPRequestEntityTooLarge:
-            self.refused += 1
             return web.Response(status=413, text=f"the body is larger than {MAX_OFFER_BYTES} bytes\n")
-        except web.HTTPException as exc:
-            if exc.status >= 400:
-                self.refused += 1
-            raise
         if isinstance(response, web.Response) and request.path in PAGE_FILES:
             response.headers.update(SECURITY_HEADERS)
         return response
@@ -280,25 +268,30 @@ class SignallingServer:
                 video_started = True
                 self.handler.on_video(peer, track)
 
+        if watching is not None:
+            peer.watching = watching
+
+            def watched_ended() -> None:
+                peer.close_soon("the watched session ended")
+
+            def unwatch() -> None:
+                if peer.channel is not None:
+                    watching.watchers.discard(peer.channel)
+                if watched_ended in watching.on_closed:
+                    watching.on_closed.remove(watched_ended)
+
+            watching.on_closed.append(watched_ended)
+            peer.on_closed.append(unwatch)
+
         @pc.on("datachannel")
         def on_channel(channel: Any) -> None:
             if peer.channel is not None:
                 return  # one channel per peer; extra ones get nothing
             peer.channel = channel
             if watching is not None:
-                watching.watchers.add(channel)
-                peer.watching = watching
-
-                def watched_ended() -> None:
+                if watching.closed.is_set():
                     peer.close_soon("the watched session ended")
-
-                def unwatch() -> None:
-                    watching.watchers.discard(channel)
-                    if watched_ended in watching.on_closed:
-                        watching.on_closed.remove(watched_ended)
-
-                watching.on_closed.append(watched_ended)
-                peer.on_closed.append(unwatch)
+                watching.watchers.add(channel)
 
             @channel.on("message")
             def on_message(message: Any) -> None:
@@ -331,156 +324,3 @@ class SignallingServer:
         await asyncio.sleep(CONNECT_TIMEOUT_S)
         if peer.pc.connectionState != "connected":
             peer.close_soon(f"not connected after {CONNECT_TIMEOUT_S:g} s")
-
-
-# ------------------------------------------------------------------------------------- serve
-
-
-class AnalyseEachPeer:
-    """``serve``'s video handler: each peer's video through its own pipeline, events back to it.
-
-    WHIP sessions' events also go to ``event_log`` (the ``--events`` file), with the peer id.
-    """
-
-    def __init__(self, make_session: Callable[[], Any], event_log: EventLog | None = None) -> None:
-        self.make_session = make_session
-        self.event_log = event_log
-
-    def on_video(self, peer: Peer, track: Any) -> None:
-        from realtime.webrtc.analysis import PeerAnalysis
-        from realtime.webrtc.track import TrackFrameSource, pump, wire_timestamps
-
-        loop = asyncio.get_running_loop()
-        receiver = next((r for r in peer.pc.getReceivers() if r.track is track), None)
-        source = TrackFrameSource(
-            f"{peer.kind} peer {peer.id}",
-            first_frame_timeout_s=FIRST_FRAME_TIMEOUT_S,
-            timeout_s=FRAME_GAP_TIMEOUT_S,
-            wire_rtp=None if receiver is None else wire_timestamps(receiver),
-        )
-        peer.source = source
-        sinks: list[Any] = [EventChannelSink(peer.id, loop, peer.channels, source)]
-        if peer.kind == "whip" and self.event_log is not None:
-            sinks.append(EventLogSink(self.event_log, peer.id))
-        analysis = PeerAnalysis(peer.id, source, self.make_session, sinks)
-
-        def finished(_: Any) -> None:
-            reason = analysis.error or "its video ended"
-            with contextlib.suppress(RuntimeError):  # the loop is already closed
-                loop.call_soon_threadsafe(peer.close_soon, reason)
-
-        async def stop() -> None:
-            analysis.stop()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(asyncio.wrap_future(analysis.done), STOP_TIMEOUT_S)
-            await analysis.ended(STOP_TIMEOUT_S)
-
-        peer.cleanups.append(stop)
-        analysis.done.add_done_callback(finished)
-        peer.spawn(pump(track, source), "pump")
-        analysis.start()
-
-
-async def run_until_cancelled(server: SignallingServer, ready: Callable[[int], None] | None = None) -> None:
-    """Listen on the configured host and port until cancelled (Ctrl-C), then close every peer."""
-    runner = web.AppRunner(server.build_app(), access_log=None, handle_signals=False)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, server.config.host, server.config.port)
-        try:
-            await site.start()
-        except OSError as exc:
-            raise UserError(
-                f"cannot listen on {server.config.host}:{server.config.port} ({exc.strerror or exc}); "
-                "is another server using that port? pick another with --port"
-            ) from None
-        sockets = getattr(site, "_server").sockets  # noqa: B009 (aiohttp exposes no public getter)
-        port = int(sockets[0].getsockname()[1]) if sockets else server.config.port
-        if ready is not None:
-            ready(port)
-        await asyncio.Event().wait()
-    finally:
-        await runner.cleanup()
-
-
-def _finish_loop(loop: asyncio.AbstractEventLoop) -> None:
-    """What ``asyncio.run`` does before closing its loop: cancel what is left (aiortc's connect
-    task of a connection closed a moment ago), let it finish, close async generators."""
-    leftover = [task for task in asyncio.all_tasks(loop) if not task.done()]
-    for task in leftover:
-        task.cancel()
-    with contextlib.suppress(Exception):
-        loop.run_until_complete(asyncio.gather(*leftover, return_exceptions=True))
-        loop.run_until_complete(loop.shutdown_asyncgens())
-        loop.run_until_complete(loop.shutdown_default_executor())
-
-
-class ServerThread:
-    """The server on a background thread with its own event loop.
-
-    For callers that are not asyncio programs: the ``whip`` source (the monitor's loop runs on
-    the main thread), the WebRTC benchmark and the tests. :meth:`start` returns once the port is
-    bound (or raises its :class:`UserError`); :meth:`stop` closes every peer and the loop.
-    """
-
-    def __init__(self, server: SignallingServer) -> None:
-        self.server = server
-        self.port: int | None = None
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
-        self._main: asyncio.Task[None] | None = None
-        self._thread = threading.Thread(target=self._run, name="callshield-server", daemon=True)
-
-    @property
-    def url(self) -> str:
-        return self.server.config.url(self.port)
-
-    def start(self, timeout: float = 15.0) -> ServerThread:
-        self._thread.start()
-        if not self._ready.wait(timeout):
-            raise UserError(f"the server did not start within {timeout:g} s")
-        if self._error is not None:
-            raise self._error
-        return self
-
-    def _run(self) -> None:
-        loop = asyncio.new_event_loop()
-        self.loop = loop
-
-        def ready(port: int) -> None:
-            self.port = port
-            self._ready.set()
-
-        try:
-            self._main = loop.create_task(run_until_cancelled(self.server, ready))
-            loop.run_until_complete(self._main)
-        except asyncio.CancelledError:
-            pass
-        except BaseException as exc:  # noqa: BLE001 (handed to the thread that called start)
-            self._error = exc
-        finally:
-            self._ready.set()
-            _finish_loop(loop)
-            loop.close()
-
-    def call(self, coro: Awaitable[Any], timeout: float = 30.0) -> Any:
-        """Run ``coro`` on the server's loop and return its result (tests inspect the registry)."""
-        assert self.loop is not None
-
-        async def wrapper() -> Any:
-            return await coro
-
-        return asyncio.run_coroutine_threadsafe(wrapper(), self.loop).result(timeout)
-
-    def stop(self, timeout: float = 30.0) -> None:
-        if self.loop is not None and self._main is not None and not self.loop.is_closed():
-            with contextlib.suppress(RuntimeError):
-                self.loop.call_soon_threadsafe(self._main.cancel)
-        self._thread.join(timeout)
-
-    def __enter__(self) -> ServerThread:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

@@ -40,7 +40,8 @@ class WhipSource(TrackFrameSource):
 
     def __init__(self, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, token: str | None = None) -> None:
         from realtime.webrtc.ice import include_loopback_candidates
-        from realtime.webrtc.server import ServerConfig, ServerThread, SignallingServer
+        from realtime.webrtc.runner import ServerThread
+        from realtime.webrtc.server import ServerConfig, SignallingServer
 
         check_bind(host, token, flag=f"${TOKEN_ENV}")
         # Waits for its publisher as long as it takes; after that, 5 s without video is a lost stream.

@@ -140,6 +140,7 @@ async function connect({ track, watch }) {
   };
   if (track) {
     const transceiver = pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
+    keepResolution(transceiver.sender);
     timeSentFrames(transceiver.sender);
   }
   setStatus("connecting…");
@@ -180,6 +181,17 @@ function gathered(peer) {
     peer.addEventListener("icegatheringstatechange", done);
     setTimeout(resolve, 3000);
   });
+}
+
+// Faces need pixels more than frames: the server analyses the newest frame and drops the rest
+// anyway, so when the browser must send less (CPU or bandwidth), it lowers the frame rate rather
+// than the resolution, and small faces in a call's gallery stay detectable.
+async function keepResolution(sender) {
+  try {
+    const params = sender.getParameters();
+    params.degradationPreference = "maintain-resolution";
+    await sender.setParameters(params);
+  } catch (_) { /* not supported here: the browser's default ("balanced") applies */ }
 }
 
 function timeSentFrames(sender) {

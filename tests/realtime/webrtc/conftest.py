@@ -13,8 +13,10 @@ import pytest
 pytest.importorskip("aiohttp", reason="the WebRTC server needs aiohttp (pip install 'callshield[live]')")
 pytest.importorskip("aiortc", reason="the WebRTC server needs aiortc (pip install 'callshield[live]')")
 
+from realtime.webrtc.analysis import AnalyseEachPeer  # noqa: E402
 from realtime.webrtc.ice import include_loopback_candidates  # noqa: E402
-from realtime.webrtc.server import AnalyseEachPeer, ServerConfig, ServerThread, SignallingServer  # noqa: E402
+from realtime.webrtc.runner import ServerThread  # noqa: E402
+from realtime.webrtc.server import ServerConfig, SignallingServer  # noqa: E402
 
 # Every peer in these tests is on this machine: offer 127.0.0.1 so ICE works even where lo is the
 # only interface (a CI network namespace).

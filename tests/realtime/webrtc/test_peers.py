@@ -126,10 +126,10 @@ def test_a_publisher_that_dies_without_a_word_is_ended_by_ice_consent(start_serv
     """
     import aioice.ice
 
-    import realtime.webrtc.server
+    import realtime.webrtc.analysis
 
     monkeypatch.setattr(aioice.ice, "CONSENT_INTERVAL", 0.2)
-    monkeypatch.setattr(realtime.webrtc.server, "FRAME_GAP_TIMEOUT_S", 60.0)  # ICE must be what notices
+    monkeypatch.setattr(realtime.webrtc.analysis, "FRAME_GAP_TIMEOUT_S", 60.0)  # ICE must be what notices
     server = start_server()
     threads_before = owned_threads()
     tasks_before = server.call(count_tasks())
