@@ -53,6 +53,7 @@ function summary() {
     connection: state.connection,
     peer: state.peer,
     timing: state.timing,
+    degradation: state.degradation,
     messages: state.messages,
     framesWithFaces: state.framesWithFaces,
     faces: Object.values(state.faces).map((f) => ({ track_id: f.event.track_id, state: f.event.state, risk: f.event.risk })),
@@ -191,7 +192,10 @@ async function keepResolution(sender) {
     const params = sender.getParameters();
     params.degradationPreference = "maintain-resolution";
     await sender.setParameters(params);
-  } catch (_) { /* not supported here: the browser's default ("balanced") applies */ }
+    state.degradation = sender.getParameters().degradationPreference || "balanced";
+  } catch (_) {
+    state.degradation = "balanced"; // not supported here: the browser's default applies
+  }
 }
 
 function timeSentFrames(sender) {
