@@ -124,8 +124,10 @@ def run_webrtc(args: argparse.Namespace) -> int:
     from realtime.bench import machine_description
     from realtime.commands.serve import peer_session_factory
     from realtime.webrtc.bench import format_webrtc, run_webrtc_bench
+    from realtime.webrtc.runner import freeze_startup_heap
 
     first, make_session = peer_session_factory(args)
+    freeze_startup_heap()  # as serve does
     summary = run_webrtc_bench(make_session, peers=args.peers, seconds=args.seconds, settle_s=args.settle)
     summary["machine"] = machine_description(first.provider)
     summary["model"] = first.meta.model_version

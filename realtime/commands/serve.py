@@ -110,10 +110,11 @@ def run(args: argparse.Namespace) -> int:
     from realtime.webrtc.auth import is_loopback
     from realtime.webrtc.channel import EventLog
     from realtime.webrtc.ice import include_loopback_candidates
-    from realtime.webrtc.runner import run_until_cancelled
+    from realtime.webrtc.runner import freeze_startup_heap, run_until_cancelled
     from realtime.webrtc.server import ServerConfig, SignallingServer
 
     first, make_session = peer_session_factory(args)
+    freeze_startup_heap()
     config = ServerConfig(host=args.host, port=args.port, token=args.token, max_peers=args.max_peers)
     if is_loopback(config.host):
         include_loopback_candidates()

@@ -8,9 +8,11 @@ the real server in this process (ICE on 127.0.0.1). Figures, after ``settle_s`` 
   the part of it the frame spent in the server (decoded frame parked -> its event sent);
 * received fps: frames the server got from the network per second; analysed fps: events
   (processed frames) reaching the page per second;
-* memory: this process's memory (server, pipelines, model) sampled through the run; the drift
-  compares the median of the first and last tenth of the samples of its anonymous memory (see
-  :func:`memory_mb` for why not plain RSS).
+* memory: this process's memory (server, pipelines, model). The drift compares its live
+  anonymous memory (after a full garbage collection, outside the timed window) at the start and
+  the end of the window: that is what a leak grows. Resident and anonymous memory are also
+  sampled every second through the run, so the sawtooth of garbage awaiting Python's full
+  collections shows too (see :func:`memory_mb` and ``runner.freeze_startup_heap``).
 
 Chromium runs on the same cores as the server (capture, VP8 encoding, drawing), as it would on a
 user's laptop, so a loaded or small machine shows in these figures: the load average is recorded
@@ -20,6 +22,7 @@ at the start and the end.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import tempfile
 import time
@@ -39,11 +42,9 @@ TARGETS = {"latency_p95_ms": 150.0, "received_fps": 25.0, "memory_drift_pct": 5.
 def memory_mb() -> tuple[float, float]:
     """(resident, anonymous) memory of this process now, in MB (Linux /proc; zeros elsewhere).
 
-    A leak grows anonymous memory (heap, arenas). Resident memory also counts file-backed pages
-    (the mapped ONNX Runtime, MediaPipe and libvpx libraries), which the kernel drops when they
-    go cold and reads back when touched: on this machine its proactive reclaim (DAMON) cut the
-    bench's RSS by ~20 MB in one step mid-run while the heap stayed put. Drift is judged on the
-    anonymous part; resident is reported beside it.
+    A leak grows anonymous memory (heap, arenas); resident memory also counts file-backed pages
+    (the mapped ONNX Runtime, MediaPipe and libvpx libraries), which come and go with the page
+    cache.
     """
     values = {"VmRSS:": 0.0, "RssAnon:": 0.0}
     try:
@@ -157,6 +158,8 @@ def run_webrtc_bench(
                     int(peer.source.dropped),
                 )
 
+            gc.collect()  # before the window: its start is live memory, not garbage awaiting a collection
+            live_start = memory_mb()[1]
             take()
             for run in runs:
                 run.latencies_ms.clear()
@@ -172,17 +175,20 @@ def run_webrtc_bench(
             duration = time.monotonic() - start
             for run in runs:
                 run.messages_end, run.received_end, run.dropped_end = counters(run)
+            gc.collect()  # after the window, for the same reason
+            live_end = memory_mb()[1]
         finally:
             for run in runs:
                 with contextlib.suppress(Exception):  # a crashed browser is already gone
                     run.driver.quit()
             server.stop()
-    return _figures(runs, rss, duration, peers, seconds, settle_s, load_start)
+    return _figures(runs, rss, (live_start, live_end), duration, peers, seconds, settle_s, load_start)
 
 
 def _figures(
     runs: list[PageRun],
     rss: list[tuple[float, float, float]],
+    live: tuple[float, float],
     duration: float,
     peers: int,
     seconds: float,
@@ -211,18 +217,17 @@ def _figures(
         )
     resident = np.asarray([r for _, r, _ in rss], np.float64)
     anon = np.asarray([a for _, _, a in rss], np.float64)
-    tenth = max(1, len(anon) // 10)
-    first, last = float(np.median(anon[:tenth])), float(np.median(anon[-tenth:]))
+    first, last = live
     drift = round(100.0 * (last - first) / first, 2) if first > 0 else None
     memory: dict[str, Any] = {
         "samples": len(anon),
-        "anon_first_mb": round(first, 1),
-        "anon_last_mb": round(last, 1),
+        "live_start_mb": round(first, 1),
+        "live_end_mb": round(last, 1),
+        "drift_pct": drift,
         "anon_min_mb": round(float(anon.min()), 1),
         "anon_max_mb": round(float(anon.max()), 1),
-        "drift_pct": drift,
-        "rss_first_mb": round(float(np.median(resident[:tenth])), 1),
-        "rss_last_mb": round(float(np.median(resident[-tenth:])), 1),
+        "rss_min_mb": round(float(resident.min()), 1),
+        "rss_max_mb": round(float(resident.max()), 1),
         # About 30 samples: seconds into the measured window, resident MB, anonymous MB.
         "series_mb": [
             [round(t - rss[0][0], 1), round(r, 1), round(a, 1)] for t, r, a in rss[:: max(1, len(rss) // 30)]
@@ -266,9 +271,10 @@ def format_webrtc(summary: dict[str, Any]) -> str:
         )
     m = summary["memory"]
     lines.append(
-        f"memory (this process, anonymous): {m['anon_first_mb']:.0f} MB -> {m['anon_last_mb']:.0f} MB "
-        f"(drift {m['drift_pct']:+.1f}%, min {m['anon_min_mb']:.0f}, max {m['anon_max_mb']:.0f}, "
-        f"{m['samples']} samples); resident {m['rss_first_mb']:.0f} -> {m['rss_last_mb']:.0f} MB"
+        f"memory (this process): live {m['live_start_mb']:.0f} MB -> {m['live_end_mb']:.0f} MB "
+        f"(drift {m['drift_pct']:+.1f}%); during the run anonymous "
+        f"{m['anon_min_mb']:.0f}-{m['anon_max_mb']:.0f} MB, "
+        f"resident {m['rss_min_mb']:.0f}-{m['rss_max_mb']:.0f} MB ({m['samples']} samples)"
     )
     met = ", ".join(f"{k} {'met' if v else 'NOT met'}" for k, v in summary["met"].items())
     lines.append(f"targets: {met}")
