@@ -10,6 +10,7 @@ import asyncio
 import json
 import threading
 import time
+from collections import Counter
 from typing import Any
 
 import aiohttp
@@ -117,6 +118,12 @@ def owned_threads() -> list[str]:
     """Every thread but the event loops' default-executor workers ("asyncio_N"): socket address
     lookups (ICE gathering, binding) run there, in a pool that is bounded and reused, not leaked."""
     return sorted(t.name for t in threading.enumerate() if not t.name.startswith("asyncio_"))
+
+
+def new_threads(before: list[str]) -> list[str]:
+    """Threads running now that were not running at ``before`` (threads of earlier tests, such as
+    a camera reader finishing, may end meanwhile: only new ones count as leaks)."""
+    return sorted((Counter(owned_threads()) - Counter(before)).elements())
 
 
 async def wait_until(predicate: Any, timeout: float = 10.0) -> None:

@@ -23,6 +23,7 @@ from tests.realtime.webrtc.peers_helper import (
     ClipTrack,
     PageClient,
     count_tasks,
+    new_threads,
     owned_threads,
     peer_threads,
     server_tasks_settle,
@@ -36,10 +37,10 @@ REPO = Path(__file__).parents[3]
 def _settle(threads_before: list[str]) -> None:
     """Wait (briefly) for the pipeline and aiortc's decoder threads to end; none may stay."""
     deadline = time.monotonic() + 10
-    while owned_threads() != threads_before and time.monotonic() < deadline:
+    while new_threads(threads_before) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert peer_threads() == []
-    assert owned_threads() == threads_before
+    assert new_threads(threads_before) == []
 
 
 def test_page_peer_gets_face_events_for_the_real_clip_then_leaves_nothing(

@@ -17,7 +17,7 @@ import pytest
 from realtime.style import STATE_RGB, palette_json, state_hex
 from realtime.webrtc.offers import MAX_OFFER_BYTES
 from realtime.webrtc.server import PAGE_DIR
-from tests.realtime.webrtc.peers_helper import count_tasks, owned_threads, server_tasks_settle
+from tests.realtime.webrtc.peers_helper import count_tasks, new_threads, owned_threads, server_tasks_settle
 from tests.realtime.webrtc.sdp_samples import BREAKERS, real_offers
 
 TOKEN = "s3cret-token-16"
@@ -141,7 +141,7 @@ def test_hundreds_of_malformed_requests_get_4xx_and_the_server_keeps_serving(sta
     assert {400, 404, 405, 413, 415} <= set(statuses)
     assert len(server.server.peers) == 0
     assert server_tasks_settle(server, tasks_before)
-    assert owned_threads() == threads_before
+    assert new_threads(threads_before) == []
 
 
 def test_token_is_required_and_compared_exactly(start_server, offers) -> None:
