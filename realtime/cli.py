@@ -28,6 +28,10 @@ VERBS: dict[str, tuple[str, str]] = {
         "realtime.commands.vcam",
         "send a source to a virtual camera (Zoom/Meet/OBS) with per-face risk burnt in",
     ),
+    "serve": (
+        "realtime.commands.serve",
+        "a browser page and WHIP ingest: analyse a call's video sent over WebRTC",
+    ),
     "checks": ("realtime.commands.checks", "report what this machine can run and how to fix what is missing"),
     "bench": ("realtime.commands.bench", "per-stage latency, fps and memory of the live pipeline"),
     "train": ("training.commands.train", "train a detector from a YAML config"),

@@ -450,7 +450,8 @@ def parse_screen_spec(spec: str) -> tuple[int, int, int, int] | None:
 
 
 def open_source(spec: str, paced: bool = True) -> FrameSource:
-    """Open ``0``/``1``.. (camera index), ``screen[:x,y,w,h]``, a folder of images, or a video file.
+    """Open ``0``/``1``.. (camera index), ``screen[:x,y,w,h]``, ``whip[:[HOST:]PORT]`` (WHIP
+    ingest: a publisher such as OBS sends the video over WebRTC), a folder of images, or a file.
 
     ``paced``: play files at their own frame rate with latest-frame dropping (monitor), rather
     than as fast as they decode (scan).
@@ -460,6 +461,10 @@ def open_source(spec: str, paced: bool = True) -> FrameSource:
         return CameraSource(int(spec))
     if spec == "screen" or spec.startswith("screen:"):
         return ScreenSource(parse_screen_spec(spec))
+    if spec == "whip" or spec.startswith("whip:"):
+        from realtime.webrtc.source import open_whip_source  # aiohttp/aiortc only when asked for
+
+        return open_whip_source(spec)
     path = Path(spec).expanduser()
     if path.is_dir():
         return ImageFolderSource(path)

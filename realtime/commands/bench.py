@@ -4,6 +4,9 @@ Runs the same :class:`realtime.session.DetectorSession` the monitor runs, on a r
 face at 640x480, or a 2x2 / 3x3 call gallery at 1280x720), and reports p50/p95/p99 per stage
 (decode, detect, align, encode, head, risk), end-to-end fps and p99, and peak RSS, with a
 description of the machine, so numbers from different machines can be compared.
+
+``--webrtc`` measures the ``serve`` path instead: headless Chromium pages send 640x480 at 30 fps
+over WebRTC on loopback, and the figures are the page's (see :mod:`realtime.webrtc.bench`).
 """
 
 from __future__ import annotations
@@ -44,6 +47,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--json", type=Path, default=None, metavar="OUT", help="also write the results as JSON"
     )
+    webrtc = parser.add_argument_group(
+        "WebRTC", "--webrtc: headless Chromium pages send 640x480 at 30 fps to a `serve` server on loopback"
+    )
+    webrtc.add_argument(
+        "--webrtc",
+        action="store_true",
+        help="measure frame sent -> event at the page, received fps and memory over WebRTC",
+    )
+    webrtc.add_argument("--peers", type=int, default=1, metavar="N", help="pages at once (default 1)")
+    webrtc.add_argument(
+        "--seconds", type=float, default=60.0, metavar="S", help="measured duration (default 60)"
+    )
+    webrtc.add_argument(
+        "--settle", type=float, default=10.0, metavar="S", help="warm-up before measuring (default 10)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
     from realtime.atomic import write_json_atomic
     from realtime.bench import build_view, format_table, run_bench
 
+    if args.webrtc:
+        return run_webrtc(args)
     if args.frames < 1:
         raise UserError("--frames must be at least 1")
     if args.warmup is not None and args.warmup < 0:
@@ -76,6 +96,45 @@ def run(args: argparse.Namespace) -> int:
         extra = {"warmup_frames": warmup, "command": command, "frame_buffer_mb": round(buffer_mb, 1)}
         summary = result.summary(session, model, extra)
     print(format_table(summary))
+    if args.json is not None:
+        write_json_atomic(summary, args.json)
+        print(f"wrote {args.json}", file=sys.stderr)
+    return 0
+
+
+def run_webrtc(args: argparse.Namespace) -> int:
+    """``--webrtc``: real Chromium pages against the real server (realtime.webrtc.bench)."""
+    if args.faces != 1 or args.source is not None:
+        raise UserError("--faces and --source are for the pipeline bench; --webrtc sends carphone at 640x480")
+    if args.peers < 1:
+        raise UserError("--peers must be at least 1")
+    if args.seconds <= 0 or args.settle < 0:
+        raise UserError("--seconds must be positive and --settle 0 or more")
+    check_model_arguments(args)
+    if args.json is not None and args.json.is_dir():
+        raise UserError(f"--json {args.json} is a folder; give a file name")
+    try:
+        import aiohttp  # noqa: F401
+        import aiortc  # noqa: F401
+    except ImportError as exc:
+        raise UserError(
+            f"--webrtc needs aiohttp and aiortc ({exc.name} is missing): pip install 'callshield[live]'"
+        ) from None
+    from realtime.atomic import write_json_atomic
+    from realtime.bench import machine_description
+    from realtime.commands.serve import peer_session_factory
+    from realtime.webrtc.bench import format_webrtc, run_webrtc_bench
+    from realtime.webrtc.runner import freeze_startup_heap
+
+    first, make_session = peer_session_factory(args)
+    freeze_startup_heap()  # as serve does
+    summary = run_webrtc_bench(make_session, peers=args.peers, seconds=args.seconds, settle_s=args.settle)
+    summary["machine"] = machine_description(first.provider)
+    summary["model"] = first.meta.model_version
+    summary["command"] = (
+        "callshield " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["bench"] else "callshield bench --webrtc"
+    )
+    print(format_webrtc(summary))
     if args.json is not None:
         write_json_atomic(summary, args.json)
         print(f"wrote {args.json}", file=sys.stderr)

@@ -30,7 +30,8 @@ OPTIONAL_PACKAGES = {
     "mss": "screen capture (--source screen)",
     "pyvirtualcam": "virtual camera output",
     "PyQt6": "the overlay window",
-    "aiortc": "WebRTC input",
+    "aiortc": "WebRTC input (serve, --source whip)",
+    "aiohttp": "the serve verb's page and WHIP endpoint",
     "torch": "training only; never needed to scan or monitor",
 }
 

@@ -29,7 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--source",
         required=True,
         metavar="SPEC",
-        help="camera index (0), a video file, a folder of images, or screen / screen:x,y,w,h",
+        help="camera index (0), a video file, a folder of images, screen / screen:x,y,w,h, "
+        "or whip / whip:[HOST:]PORT (WHIP ingest, e.g. from OBS; a non-loopback HOST needs "
+        "$CALLSHIELD_TOKEN)",
     )
     parser.add_argument("--headless", action="store_true", help="no window: print JSON Lines events")
     parser.add_argument(
