@@ -17,7 +17,7 @@ from engines.torch_backend import TorchBackend
 from realtime.cli import main
 from realtime.crop import CropSpec
 from training.models import DETECTORS, Detector, create_detector
-from training.models.temporal import MeanPoolHead
+from training.models.temporal import TemporalConvHead
 
 SIZE, WINDOW, DIM = 64, 4, 32  # small: registry models accept any input size
 
@@ -110,7 +110,7 @@ def test_checkpoint_round_trip_and_torch_backend(
 
 def test_failed_self_test_leaves_nothing_behind(tmp_path: Path) -> None:
     # A small Detector (not from the registry) keeps this fast; export accepts any Detector.
-    model = Detector(torch.nn.Conv2d(3, 4, 3), 4, MeanPoolHead(DIM), DIM).eval()
+    model = Detector(torch.nn.Conv2d(3, 4, 3), 4, TemporalConvHead(DIM), DIM).eval()
     target = tmp_path / "model.onnx"
     with pytest.raises(ExportError, match="disagrees"):
         export_onnx(model, small_meta(), target, atol=-1.0)  # no difference can pass a negative limit
@@ -129,20 +129,20 @@ def test_bad_checkpoints_are_clear_errors(tmp_path: Path) -> None:
     wrong = tmp_path / "wrong.pt"
     torch.save(
         {
-            "config": {"model": {"name": "mnv2_mean", "feature_dim": 8}},
+            "config": {"model": {"name": "mnv2_tconv", "feature_dim": 8}},
             "model_state": {"x": torch.zeros(1)},
             "meta": small_meta().to_json(),
         },
         str(wrong),
     )
-    with pytest.raises(ModelFileError, match="weights do not fit detector 'mnv2_mean'"):
+    with pytest.raises(ModelFileError, match="weights do not fit detector 'mnv2_tconv'"):
         load_checkpoint(wrong)
 
 
 def test_export_verb(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    model = trained_like("mnv2_mean")
+    model = trained_like("mnv2_tconv")
     ckpt = save_checkpoint(
-        tmp_path / "run.pt", model, {"model": {"name": "mnv2_mean", "feature_dim": DIM}}, small_meta()
+        tmp_path / "run.pt", model, {"model": {"name": "mnv2_tconv", "feature_dim": DIM}}, small_meta()
     )
     out = tmp_path / "out" / "model.onnx"
     assert main(["export", str(ckpt), "--out", str(out), "--model-version", "v-test"]) == 0
@@ -164,9 +164,9 @@ def test_export_verb(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
 def test_torch_backend_on_cuda_matches_onnx_runtime_on_cpu(
     tmp_path: Path, exported: dict[str, tuple[Detector, Path]]
 ) -> None:
-    model, onnx_path = exported["mnv2_gru"]
+    model, onnx_path = exported["mnv2_tconv"]
     ckpt = save_checkpoint(
-        tmp_path / "gru.pt", model, {"model": {"name": "mnv2_gru", "feature_dim": DIM}}, small_meta()
+        tmp_path / "tconv.pt", model, {"model": {"name": "mnv2_tconv", "feature_dim": DIM}}, small_meta()
     )
     gpu = load_backend(ckpt, device="cuda")
     assert gpu.provider.startswith("cuda")

@@ -62,7 +62,7 @@ def _wait_for_line(proc: subprocess.Popen[str], pattern: str, timeout: float = 6
         (["serve", "--max-peers", "0"], "--max-peers must be at least 1"),
         (["serve", "--token", "short"], "--token is too short"),
         (["serve", "--events", "/no/such/folder/e.jsonl"], "--events: folder /no/such/folder does not exist"),
-        (["serve", "--tiles", "0"], "--tiles must be at least 1"),
+        (["serve", "--tiles", "0"], "--tiles must be auto or at least 1"),
         (["monitor", "--source", "whip:0.0.0.0:9", "--headless"], "give $CALLSHIELD_TOKEN"),
         (["monitor", "--source", "whip:not-a-port", "--headless"], "bad WHIP source 'whip:not-a-port'"),
     ],
