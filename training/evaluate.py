@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from realtime import atomic
+from training.families import family_of
 from training.manifest import ManifestRow
 from training.metrics import binary_metrics, roc_auc, roc_curve
 
@@ -102,6 +103,15 @@ def summarise(
         mask = fake_mask | real_mask
         by_method[method] = _group_auc(labels[mask], scores[mask])
 
+    # each family of fakes (training.families) against every real: what the project's targets are set on
+    by_family: dict[str, dict[str, Any]] = {}
+    families = [family_of(v.row) for v in scored]
+    for family in sorted({f for f in families if f is not None}):
+        fake_mask = np.array([f == family for f in families])
+        entry = _group_auc(labels[fake_mask | real_mask], scores[fake_mask | real_mask])
+        entry["caught_at_threshold"] = float(np.mean(scores[fake_mask] >= threshold))
+        by_family[family] = entry
+
     window_labels = np.concatenate(
         [np.full(len(v.window_scores), v.row.target, np.int64) for v in scored] or [np.zeros(0, np.int64)]
     )
@@ -126,6 +136,7 @@ def summarise(
         "n_windows": int(window_scores.size),
         "by_source": by_source,
         "by_method": by_method,
+        "by_family": by_family,
         "no_face": [v.row.path for v in scored if v.score is None],
         # every scored file, so a user can see which videos were flagged, not only the aggregates
         "videos": [
@@ -194,7 +205,7 @@ def format_table(report: dict[str, Any]) -> str:
         f"{_fmt(report['real_fpr_at_threshold'])}   frame AUC {_fmt(report['frame_auc'])} "
         f"({report['n_windows']} windows)",
     ]
-    for title, key in (("source", "by_source"), ("method", "by_method")):
+    for title, key in (("family", "by_family"), ("source", "by_source"), ("method", "by_method")):
         groups = report[key]
         if not groups:
             continue

@@ -76,6 +76,10 @@ def test_summary_matches_sklearn_overall_per_source_and_per_method() -> None:
         ss = np.r_[s[:40], s[70:], s[fakes]]
         assert report["by_method"][method]["video_auc"] == pytest.approx(skm.roc_auc_score(ys, ss)), method
         assert report["by_method"][method]["n"] == ys.size
+    # per family: these synthetic rows sit in no dataset folder, so every fake is family "other"
+    other = report["by_family"]["other"]
+    assert other["video_auc"] == pytest.approx(skm.roc_auc_score(y, s)) and other["n_fake"] == 30
+    assert other["caught_at_threshold"] == pytest.approx(np.mean(s[y == 1] >= 0.65))
     # frame level: every window of every video, labelled by its video
     wy = np.r_[np.zeros(200), np.ones(100)]
     ws = np.concatenate([v.window_scores for v in scored])
