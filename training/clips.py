@@ -99,6 +99,20 @@ def heldout_identities(rows: list[ManifestRow], data: DataConfig) -> set[str]:
     return {r.identity for r in rows if identity_key(r.identity, data.identity_groups) in chosen}
 
 
+def family_footage(rows: list[ManifestRow], family: str, groups: list[list[str]] | None = None) -> set[str]:
+    """Identity units (:func:`identity_key`) of ``family``'s fakes and of every row sharing a
+    ``pair_id`` with one: the people and footage the family's fakes were made of.
+
+    Leaving a family out must leave its footage out too: a live swap's real twin, a lip-sync edit's
+    source clip, an animation's driving video. Trained on as reals, they would teach the model that
+    exactly this stream is real, and the family's fakes, made of it, would score as real for that
+    reason alone (measured: below chance on every family before this rule)."""
+    fakes = [r for r in rows if family_of(r) == family]
+    pairs = {r.pair_id for r in fakes if r.pair_id}
+    linked = [r for r in rows if r.pair_id and r.pair_id in pairs]
+    return {identity_key(r.identity, groups) for r in fakes + linked}
+
+
 def load_clips(rows: list[ManifestRow], entries: dict[str, Path], domain: str) -> list[Clip]:
     return [
         Clip(row=row, data=load_clip(entries[row.path]), domain=domain) for row in rows if row.path in entries

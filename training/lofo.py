@@ -6,8 +6,11 @@ recipe is worth what it scores on fakes of a kind it never saw. For each family
 that family and without one third of the real identities (an identity fold of
 :func:`training.clips.heldout_identities`, rotating with the family); the model then scores the
 family's fakes against those held-out reals, of every kind (webcams, interviews, GRID, FF++
-originals, live-swap camera streams). Three more runs hold out an identity fold only (every family
-seen, the identities not), the cross-validation earlier recipes were chosen by.
+originals, live-swap camera streams). The family's footage goes with it: the real twins, source
+clips and driving videos its fakes were made of are neither trained on nor calibrated on, and are
+scored among the reals, so the fakes are unseen people in unseen streams, as in the hidden set.
+Three more runs hold out an identity fold only (every family seen, the identities not), the
+cross-validation earlier recipes were chosen by.
 
 Recipes are compared by this table's mean and worst family, never by the val split. A video's
 score is the mean per-frame probability over its cached crops (clean domain), as in
@@ -68,22 +71,22 @@ def all_folds() -> list[Fold]:
 
 
 def scored_rows(fold: Fold, cfg: Any) -> list[ManifestRow]:
-    """The train-split videos a fold's model never saw and is scored on."""
-    from training.clips import heldout_identities
+    """The train-split videos a fold's model never saw and is scored on: the family's fakes, the
+    real footage they were made of, and the real videos of the held-out identity fold (for an
+    identity fold: every video of it). The same rule as training's (``fit_and_calibration_rows``)."""
+    from training.clips import family_footage, identity_key
+    from training.train import fit_and_calibration_rows
 
-    train_rows = [r for r in read_manifest(cfg.data.manifest) if r.split == "train" and r.kind == "video"]
-    heldout = heldout_identities(train_rows, cfg.data)
+    _, calib = fit_and_calibration_rows(cfg)
+    if fold.family is None:
+        return calib
+    videos = [r for r in read_manifest(cfg.data.manifest) if r.split == "train" and r.kind == "video"]
     excluded = set(cfg.data.exclude_multi_face_fakes)
-    rows = []
-    for r in train_rows:
-        if r.path in excluded:
-            continue
-        if fold.family is None:
-            if r.identity in heldout:
-                rows.append(r)
-        elif family_of(r) == fold.family or (r.label == "real" and r.identity in heldout):
-            rows.append(r)
-    return rows
+    groups = cfg.data.identity_groups
+    footage = family_footage(videos, fold.family, groups)
+    fakes = [r for r in videos if family_of(r) == fold.family and r.path not in excluded]
+    own_reals = [r for r in videos if r.label == "real" and identity_key(r.identity, groups) in footage]
+    return fakes + own_reals + [r for r in calib if r.label == "real"]
 
 
 def score_fold(fold: Fold, config: str, overrides: Sequence[str], out: Path) -> dict[str, Any]:

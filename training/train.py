@@ -36,7 +36,7 @@ from realtime.errors import UserError
 from training.augment import COMPRESSION_LEVELS
 from training.cache import CacheSpec, build_cache
 from training.calibration import calibrate
-from training.clips import Clip, ClipGroups, heldout_identities, load_clips
+from training.clips import Clip, ClipGroups, family_footage, heldout_identities, identity_key, load_clips
 from training.config import DataConfig, TrainConfig, config_to_dict
 from training.families import family_of
 from training.manifest import ManifestRow, read_manifest
@@ -144,18 +144,23 @@ def build_shared_cache(
 def fit_and_calibration_rows(cfg: TrainConfig) -> tuple[list[ManifestRow], list[ManifestRow]]:
     """Train-split rows to fit on, and held-out train-split videos to calibrate on.
 
-    Held out of both: the family ``data.holdout_family`` (its fakes are what the leave-one-family-out
-    benchmark scores), and from fitting, the identities :func:`heldout_identities` picks. Multi-face
-    fakes whose label does not hold for every face never train."""
-    train_rows = [r for r in read_manifest(cfg.data.manifest) if r.split == "train"]
+    Left out of both: with ``data.holdout_family``, that family's fakes and all the footage they
+    were made of (:func:`family_footage`), which the leave-one-family-out benchmark scores. Left
+    out of fitting: the identities :func:`heldout_identities` picks, the calibration videos.
+    Multi-face fakes whose label does not hold for every face never train."""
+    rows = [r for r in read_manifest(cfg.data.manifest) if r.split == "train"]
     family = cfg.data.holdout_family
-    train_rows = [r for r in train_rows if not (family and family_of(r) == family)]
-    heldout = heldout_identities(train_rows, cfg.data)
+    if family:
+        footage = family_footage(rows, family, cfg.data.identity_groups)
+        rows = [
+            r
+            for r in rows
+            if family_of(r) != family and identity_key(r.identity, cfg.data.identity_groups) not in footage
+        ]
+    heldout = heldout_identities(rows, cfg.data)
     excluded = set(cfg.data.exclude_multi_face_fakes)
-    fit = [
-        r for r in train_rows if r.identity not in heldout and not (r.label == "fake" and r.path in excluded)
-    ]
-    calib = [r for r in train_rows if r.identity in heldout and r.kind == "video" and r.path not in excluded]
+    fit = [r for r in rows if r.identity not in heldout and not (r.label == "fake" and r.path in excluded)]
+    calib = [r for r in rows if r.identity in heldout and r.kind == "video" and r.path not in excluded]
     return fit, calib
 
 

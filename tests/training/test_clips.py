@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from training.clips import heldout_identities, holdout_identity
+from training.clips import family_footage, heldout_identities, holdout_identity
 from training.config import DataConfig
 from training.manifest import ManifestRow
 
@@ -51,3 +51,18 @@ def test_without_folds_the_calibration_draw_is_unchanged() -> None:
     expected = {r.identity for r in rows if holdout_identity(r.identity, 0.3, data.identity_groups)}
     assert heldout_identities(rows, data) == expected
     assert 0 < len(expected) < len({r.identity for r in rows})
+
+
+def test_family_footage_is_the_fakes_people_and_what_their_pairs_link() -> None:
+    rows = [
+        ManifestRow("talking/x/fake/a.mp4", "video", "fake", "x", "statue", "sadtalker", "drive1", "train"),
+        ManifestRow("talking/x/real/d.mp4", "video", "real", "x", "driver", "none", "drive1", "train"),
+        ManifestRow("talking/x/real/o.mp4", "video", "real", "x", "someone", "none", "", "train"),
+        ManifestRow(
+            "deepfacelive/fake/k.mp4", "video", "fake", "deepfacelive", "kim", "deepfacelive", "p", "train"
+        ),
+    ]
+    groups = [["ava", "kim"]]
+    assert family_footage(rows, "animation", groups) == {"statue", "driver"}
+    assert family_footage(rows, "live_swap", groups) == {"ava+kim"}
+    assert family_footage(rows, "lip_sync", groups) == set()

@@ -101,6 +101,8 @@ def test_a_family_fold_trains_without_the_family_and_scores_it_unseen(
     reals = [v for v in fold["videos"] if v["label"] == "real"]
     assert len(fakes) == 3 and {v["family"] for v in fakes} == {"lip_sync"}  # every lip-sync fake, unseen
     assert reals and all(0.0 <= v["score"] <= 1.0 for v in fold["videos"])
+    # the footage the lip-sync fakes were made of is unseen too, and scored among the reals
+    assert {f"talking/tiny/real/p{k}.mp4" for k in range(3)} <= {v["path"] for v in reals}
     assert np.isfinite(report["summary"]["lofo_mean"]) and (out / "lofo.json").is_file()
     model = out / "lip_sync" / "model.pt"
     assert "without the lip_sync family" in load_checkpoint(model).meta.training_data
