@@ -29,10 +29,13 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     return best_t
 
 
-def thresholds_for(real_scores: np.ndarray, target_fpr: float) -> Thresholds:
-    """The fake threshold calls at most ``target_fpr`` of the held-out real videos fake; the real
-    threshold sits 0.25 below it, the suspicious level halfway, so the gauge's hysteresis has room."""
-    q = float(np.quantile(real_scores, 1 - target_fpr)) if len(real_scores) else 0.5
+def thresholds_for(real_scores: dict[str, np.ndarray], target_fpr: float) -> Thresholds:
+    """The fake threshold calls at most ``target_fpr`` of the held-out reals of *each* kind fake
+    (videos and photos are held to it separately, so the many photos cannot hide a video's false
+    alarm); the real threshold sits 0.25 below it, the suspicious level halfway, so the gauge's
+    hysteresis has room."""
+    levels = [float(np.quantile(s, 1 - target_fpr)) for s in real_scores.values() if len(s)]
+    q = max(levels) if levels else 0.5
     fake_thr = float(np.clip(q + 0.02, 0.5, 0.9))
     real_thr = float(max(0.05, fake_thr - 0.25))
     return Thresholds(real=real_thr, suspicious=(real_thr + fake_thr) / 2, fake=fake_thr)
@@ -41,21 +44,27 @@ def thresholds_for(real_scores: np.ndarray, target_fpr: float) -> Thresholds:
 def calibrate(
     window_logits_of: Callable[[Clip], np.ndarray], calib: list[Clip], target_fpr: float
 ) -> tuple[float, Thresholds, dict[str, Any]]:
-    """Temperature from every window logit of ``calib``, thresholds from its video-level scores
-    (mean calibrated p_fake over a clip's windows, as ``callshield scan`` scores a video)."""
-    per_clip = [(window_logits_of(clip), clip) for clip in calib if len(clip.data) >= 2]
+    """Temperature from every window logit of ``calib``, thresholds from its per-clip scores (mean
+    calibrated p_fake over a clip's windows, as ``callshield scan`` scores a video; a photo is one
+    window of the same crop)."""
+    per_clip = [(window_logits_of(clip), clip) for clip in calib if len(clip.data) >= 1]
     if not per_clip:
         return 1.0, Thresholds(), {"n_calib_videos": 0}
     logits = np.concatenate([wl for wl, _ in per_clip])
     labels = np.concatenate([np.full(len(wl), clip.label, np.float64) for wl, clip in per_clip])
     temp = fit_temperature(logits, labels)
-    scores = [(float(np.mean(sigmoid(wl / temp))), clip.label) for wl, clip in per_clip]
-    real_scores = np.array([s for s, label in scores if label == 0])
-    fake_scores = np.array([s for s, label in scores if label == 1])
+    scores = [(float(np.mean(sigmoid(wl / temp))), clip) for wl, clip in per_clip]
+    reals = {
+        kind: np.array([s for s, clip in scores if clip.label == 0 and clip.row.kind == kind])
+        for kind in ("video", "image")
+    }
+    fake_scores = np.array([s for s, clip in scores if clip.label == 1])
     report = {
-        "n_calib_videos": len(scores),
+        "n_calib_videos": sum(clip.row.kind == "video" for _, clip in scores),
+        "n_calib_stills": sum(clip.row.kind == "image" for _, clip in scores),
         "temperature": temp,
-        "calib_real_scores": sorted(np.round(real_scores, 4).tolist()),
+        "calib_real_scores": sorted(np.round(reals["video"], 4).tolist()),
+        "calib_still_scores": sorted(np.round(reals["image"], 4).tolist()),
         "calib_fake_scores": sorted(np.round(fake_scores, 4).tolist()),
     }
-    return temp, thresholds_for(real_scores, target_fpr), report
+    return temp, thresholds_for(reals, target_fpr), report

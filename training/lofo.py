@@ -78,6 +78,7 @@ def scored_rows(fold: Fold, cfg: Any) -> list[ManifestRow]:
     from training.train import fit_and_calibration_rows
 
     _, calib = fit_and_calibration_rows(cfg)
+    calib = [r for r in calib if r.kind == "video"]
     if fold.family is None:
         return calib
     videos = [r for r in read_manifest(cfg.data.manifest) if r.split == "train" and r.kind == "video"]

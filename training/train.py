@@ -142,7 +142,7 @@ def build_shared_cache(
 
 
 def fit_and_calibration_rows(cfg: TrainConfig) -> tuple[list[ManifestRow], list[ManifestRow]]:
-    """Train-split rows to fit on, and held-out train-split videos to calibrate on.
+    """Train-split rows to fit on, and held-out train-split rows (videos and photos) to calibrate on.
 
     Left out of both: with ``data.holdout_family``, that family's fakes and all the footage they
     were made of (:func:`family_footage`), which the leave-one-family-out benchmark scores. Left
@@ -160,7 +160,7 @@ def fit_and_calibration_rows(cfg: TrainConfig) -> tuple[list[ManifestRow], list[
     heldout = heldout_identities(rows, cfg.data)
     excluded = set(cfg.data.exclude_multi_face_fakes)
     fit = [r for r in rows if r.identity not in heldout and not (r.label == "fake" and r.path in excluded)]
-    calib = [r for r in rows if r.identity in heldout and r.kind == "video" and r.path not in excluded]
+    calib = [r for r in rows if r.identity in heldout and r.path not in excluded]
     return fit, calib
 
 
@@ -178,7 +178,7 @@ def load_data(cfg: TrainConfig, rt: Runtime) -> tuple[ClipGroups, list[Clip]]:
         landmarks_for_real=False,
     )
     clean_entries = build_shared_cache(fit_rows + calib_rows, clean_spec, cache_dir, rt)
-    call_entries = build_shared_cache(calib_rows, call_spec, cache_dir, rt)
+    call_entries = build_shared_cache([r for r in calib_rows if r.kind == "video"], call_spec, cache_dir, rt)
     groups = ClipGroups.build(load_clips(fit_rows, clean_entries, "clean"))
     calib = load_clips(calib_rows, clean_entries, "clean") + load_clips(calib_rows, call_entries, "call")
     return groups, calib
