@@ -4,8 +4,8 @@
 
 Two phases, each on a looping in-memory clip played at 30 fps like a call (the same views as
 ``callshield bench``: one face at 640x480, or a 2x2 / 3x3 gallery at 1280x720 built from real
-clips), with the shipped model (``--model`` for another) and, for galleries, tiled detection
-(``--detect-tiles 2 --detect-every 2``, the setting that finds all 9 faces):
+clips), with the shipped model (``--model`` for another) and the monitor's default face search
+(``--detect-tiles auto``, which tracks all 9 faces of the 3x3 gallery):
 
 1. **window**: the real :class:`~overlay.window.MainWindow` and worker, off-screen by default
    (``--platform xcb`` for a real display). Measured: the overlay's cost per frame on the
@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from realtime.bench import RSS_TARGET_MB, build_view, machine_description, percentiles_ms
+from realtime.commands.common import tiles_value
 from realtime.sources import Frame, FrameSource
 
 TARGETS = {
@@ -244,11 +245,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--model", type=Path, default=None)
     parser.add_argument(
-        "--detect-tiles", type=int, default=None, help="default: 2 for galleries, 1 for one face"
+        "--detect-tiles", type=tiles_value, default="auto", help="auto (default, as monitor) or N"
     )
-    parser.add_argument(
-        "--detect-every", type=int, default=None, help="default: 2 for galleries, 1 for one face"
-    )
+    parser.add_argument("--detect-every", type=int, default=1, help="default 1, as monitor")
     parser.add_argument(
         "--platform", default="offscreen", help="Qt platform (default offscreen; xcb for a display)"
     )
@@ -265,9 +264,7 @@ def _run(args: argparse.Namespace) -> int:
     from overlay.app import application
     from realtime.session import DetectorSession
 
-    gallery = args.faces > 1
-    tiles = args.detect_tiles or (2 if gallery else 1)
-    every = args.detect_every or (2 if gallery else 1)
+    tiles, every = args.detect_tiles, args.detect_every
     load_start = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     app = application(["callshield-bench", "-platform", args.platform])
     session = DetectorSession.load(args.model, detect_tiles=tiles, detect_every=every)
