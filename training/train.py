@@ -378,12 +378,11 @@ def train_head(
 ) -> None:
     """Stage 2: the temporal head on windows of frozen features."""
     st = cfg.head
-    trainable = list(getattr(model.head, "trainable", model.head.parameters)())
     for p in model.parameters():
         p.requires_grad_(False)
-    for p in trainable:
+    for p in model.head.parameters():
         p.requires_grad_(True)
-    opt = torch.optim.AdamW(trainable, lr=st.lr, weight_decay=st.weight_decay)
+    opt = torch.optim.AdamW(model.head.parameters(), lr=st.lr, weight_decay=st.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: cosine_lr(s, st.steps, 50))
     model.head.train()
     head = data_parallel(model.head, rt.world)  # Detector.score_window is this head's forward

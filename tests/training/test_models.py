@@ -96,17 +96,3 @@ def test_domain_classifier_trains_encoder_adversarially() -> None:
     reversed_ = head(feats, 1.0).sum()
     (g_rev,) = torch.autograd.grad(reversed_, feats)
     assert torch.allclose(g_rev, -g_plain, atol=1e-6)
-
-
-def test_pool_plus_motion_head_starts_as_the_pooled_logits_and_trains_only_its_motion_term() -> None:
-    model = create_detector("mnv2_poolmotion", feature_dim=8).eval()
-    assert model.head.classifier is model.frame_classifier
-    window = torch.randn(3, 5, 8)
-    with torch.no_grad():
-        pooled = model.frame_classifier(window).squeeze(-1).mean(dim=1)
-        assert torch.allclose(model.score_window(window), pooled, atol=1e-6)  # zero-initialised term
-    trainable = {id(p) for p in model.head.trainable()}
-    assert not any(id(p) in trainable for p in model.frame_classifier.parameters())
-    with torch.no_grad():
-        model.head.motion[-1].bias.fill_(1.0)
-        assert torch.allclose(model.score_window(window), pooled + 1.0, atol=1e-5)

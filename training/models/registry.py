@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from training.models.mobilenetv2 import IMAGENET_MEAN, IMAGENET_STD, MobileNetV2Features
-from training.models.temporal import FrameLogitPoolHead, PoolPlusMotionHead, TemporalConvHead
+from training.models.temporal import FrameLogitPoolHead, TemporalConvHead
 from training.models.trunk import ImageNetTrunk
 
 
@@ -65,20 +65,13 @@ class Detector(nn.Module):
 def _detector(
     trunk_cls: type[ImageNetTrunk],
     head_cls: Callable[..., nn.Module] | None,
-    shares_classifier: bool = False,
 ) -> Callable[..., Detector]:
-    """A builder; ``shares_classifier``: the head is given the detector's frame classifier."""
-
     def build(feature_dim: int = 128, imagenet: str | Path | None = None, **head_cfg: Any) -> Detector:
         trunk = trunk_cls()
         if imagenet:
             trunk.load_imagenet(imagenet)
-        if head_cls is None or not shares_classifier:
-            head = head_cls(feature_dim, **head_cfg) if head_cls is not None else None
-            return Detector(trunk, trunk.out_channels, head, feature_dim)
-        model = Detector(trunk, trunk.out_channels, None, feature_dim)
-        model.head = head_cls(model.frame_classifier, feature_dim, **head_cfg)
-        return model
+        head = head_cls(feature_dim, **head_cfg) if head_cls is not None else None
+        return Detector(trunk, trunk.out_channels, head, feature_dim)
 
     return build
 
@@ -86,8 +79,6 @@ def _detector(
 DETECTORS: dict[str, Callable[..., Detector]] = {
     "mnv2_pool": _detector(MobileNetV2Features, None),  # window score = mean of the frame logits
     "mnv2_tconv": _detector(MobileNetV2Features, TemporalConvHead),  # learned head over the window
-    # the pooled frame logits plus a learned term for the window's motion
-    "mnv2_poolmotion": _detector(MobileNetV2Features, PoolPlusMotionHead, shares_classifier=True),
 }
 
 

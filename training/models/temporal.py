@@ -54,35 +54,3 @@ class FrameLogitPoolHead(nn.Module):
 
     def forward(self, window: torch.Tensor) -> torch.Tensor:
         return self.classifier(window).squeeze(-1).mean(dim=1)
-
-
-class PoolPlusMotionHead(nn.Module):
-    """The pooled frame logits plus a learned term for how the window *moves*: ``(B, T, D)`` -> ``(B,)``.
-
-    Why: a face swap leaves evidence in single frames, which the pooled frame classifier already
-    reads; a lip-sync edit or an animated portrait may not, but its motion is off (a mouth region
-    that flickers, a head too smooth or too stiff). This head keeps the pooled logit as it is and
-    adds a small MLP over the window's feature spread and frame-to-frame change; its last layer
-    starts at zero, so before stage 2 it is exactly :class:`FrameLogitPoolHead`, and stage 2
-    trains only the motion term (the frame classifier stays what stage 1 made it).
-    """
-
-    def __init__(self, classifier: nn.Linear, dim: int, hidden: int = 32, dropout: float = 0.2) -> None:
-        super().__init__()
-        self.classifier = classifier  # shared with Detector.frame_classifier, not a copy
-        self.norm = nn.LayerNorm(dim)
-        last = nn.Linear(hidden, 1)
-        nn.init.zeros_(last.weight)
-        nn.init.zeros_(last.bias)
-        self.motion = nn.Sequential(nn.Linear(2 * dim, hidden), nn.GELU(), nn.Dropout(dropout), last)
-
-    def trainable(self) -> list[nn.Parameter]:
-        """What stage 2 trains: the motion term, not the shared frame classifier."""
-        return [*self.norm.parameters(), *self.motion.parameters()]
-
-    def forward(self, window: torch.Tensor) -> torch.Tensor:
-        pooled = self.classifier(window).squeeze(-1).mean(dim=1)
-        x = self.norm(window)
-        spread = (x - x.mean(dim=1, keepdim=True)).pow(2).mean(dim=1).add(1e-6).sqrt()
-        change = (x[:, 1:] - x[:, :-1]).abs().mean(dim=1)
-        return pooled + self.motion(torch.cat([spread, change], dim=1)).squeeze(-1)
