@@ -13,8 +13,8 @@ Three more runs hold out an identity fold only (every family seen, the identitie
 cross-validation earlier recipes were chosen by.
 
 Recipes are compared by this table's mean and worst family, never by the val split. A video's
-score is the mean per-frame probability over its cached crops (clean domain), as in
-:mod:`training.train`'s calibration. One fold is one ``training.train.run_training`` call in its own
+score is the mean probability of a few windows of its cached crops (clean domain) through the
+model's own window head, so a temporal head is measured, not only the frame classifier. One fold is one ``training.train.run_training`` call in its own
 folder; a finished fold (its ``model.pt``) is reused, so an interrupted benchmark resumes, and
 ``--jobs 2`` runs two folds at once (one CPU thread each).
 
@@ -40,7 +40,7 @@ from training.manifest import ManifestRow, read_manifest
 from training.metrics import roc_auc
 
 IDENTITY_FOLDS = 3
-MAX_SCORED_CROPS = 48  # evenly spaced crops per video: the mean settles long before 150
+SCORED_WINDOWS = 6  # evenly spaced windows of consecutive crops per video: the mean settles early
 
 
 @dataclass(frozen=True)
@@ -90,15 +90,27 @@ def scored_rows(fold: Fold, cfg: Any) -> list[ManifestRow]:
     return fakes + own_reals + [r for r in calib if r.label == "real"]
 
 
+def window_span(n_crops: int, window: int) -> np.ndarray:
+    """Indices of up to :data:`SCORED_WINDOWS` evenly spaced runs of ``window`` consecutive crops.
+
+    A clip shorter than one window is one run of all its crops (``window_logits`` pads it).
+    """
+    if n_crops <= window:
+        return np.arange(n_crops)
+    n_windows = min(SCORED_WINDOWS, n_crops - window + 1)
+    starts = np.linspace(0, n_crops - window, n_windows).round().astype(int)
+    return (starts[:, None] + np.arange(window)[None, :]).ravel()
+
+
 def score_fold(fold: Fold, config: str, overrides: Sequence[str], out: Path) -> dict[str, Any]:
-    """Score a trained fold on its unseen videos: per-video frame-mean probabilities."""
+    """Score a trained fold on its unseen videos: per-video mean window probabilities."""
     import torch
 
     from engines.export import load_checkpoint
     from training.cache import build_cache, load_clip
     from training.config import load_config
     from training.metrics import sigmoid
-    from training.train import Runtime, clean_cache_spec, encode_clip
+    from training.train import Runtime, clean_cache_spec, encode_clip, window_logits
 
     cfg = load_config(config, [*overrides, *fold.overrides(out)])
     model = load_checkpoint(Path(cfg.out_dir) / "model.pt").model.eval()
@@ -112,12 +124,10 @@ def score_fold(fold: Fold, config: str, overrides: Sequence[str], out: Path) -> 
         if row.path not in entries:
             continue
         crops = load_clip(entries[row.path]).crops
-        pick = np.unique(
-            np.linspace(0, len(crops) - 1, min(len(crops), MAX_SCORED_CROPS)).round().astype(int)
-        )
-        feats = torch.from_numpy(encode_clip(model, crops[pick], rt))
-        with torch.no_grad():
-            logits = model.frame_classifier(feats).squeeze(1).numpy()
+        run = min(len(crops), cfg.model.window)  # crops per scored window
+        feats = encode_clip(model, crops[window_span(len(crops), cfg.model.window)], rt)
+        runs = np.split(feats, len(feats) // run)
+        logits = np.concatenate([window_logits(model, r, cfg.model.window, rt) for r in runs])
         videos.append(
             {
                 "path": row.path,
