@@ -14,9 +14,10 @@ cross-validation earlier recipes were chosen by.
 
 Recipes are compared by this table's mean and worst family, never by the val split. A video's
 score is the mean probability of a few windows of its cached crops (clean domain) through the
-model's own window head, so a temporal head is measured, not only the frame classifier. One fold is one ``training.train.run_training`` call in its own
-folder; a finished fold (its ``model.pt``) is reused, so an interrupted benchmark resumes, and
-``--jobs 2`` runs two folds at once (one CPU thread each).
+model's own window head, so a temporal head is measured, not only the frame classifier. One fold
+is one ``training.train.run_training`` call in its own folder; a finished fold (its ``model.pt``)
+is reused, so an interrupted benchmark resumes, and ``--jobs 2`` runs two folds at once (one CPU
+thread each).
 
     callshield lofo training/configs/callshield_v4.yaml --out runs/lofo/v4 [key=value ...]
 """
