@@ -114,7 +114,13 @@ def _monitor_cmd(model: Path, source: Path, *extra: str) -> list[str]:
 
 def test_monitor_sigint_ends_cleanly_with_a_summary(plumbing_model: Path, carphone: Path) -> None:
     proc = subprocess.Popen(
-        _monitor_cmd(plumbing_model, carphone), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        _monitor_cmd(plumbing_model, carphone),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # unbuffered: the first event arrives at once, not with a full pipe buffer near the clip's
+        # end (on a loaded machine Ctrl-C then came after the 4-second clip had ended)
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     assert proc.stdout is not None
     first_line = proc.stdout.readline()  # the loop is running: an event came out
