@@ -18,6 +18,7 @@ from realtime.events import FaceEvent
 from realtime.pipeline import Pipeline
 from realtime.sinks import CallbackSink, FrameResult, JsonlSink, Sink
 from realtime.sources import CameraSource, VideoFileSource
+from tests.interrupt import ctrl_c_as_in_a_terminal
 from tests.realtime.test_sources import _CameraThatStops
 
 STAGES = {"decode", "detect", "align", "encode", "head", "risk"}
@@ -121,6 +122,7 @@ def test_monitor_sigint_ends_cleanly_with_a_summary(plumbing_model: Path, carpho
         # unbuffered: the first event arrives at once, not with a full pipe buffer near the clip's
         # end (on a loaded machine Ctrl-C then came after the 4-second clip had ended)
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        preexec_fn=ctrl_c_as_in_a_terminal,
     )
     assert proc.stdout is not None
     first_line = proc.stdout.readline()  # the loop is running: an event came out

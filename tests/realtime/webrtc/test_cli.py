@@ -23,6 +23,7 @@ import pytest
 
 from realtime.cli import main
 from realtime.events import FaceEvent
+from tests.interrupt import ctrl_c_as_in_a_terminal
 from tests.realtime.webrtc.peers_helper import ClipTrack, whip_publish
 
 REPO = Path(__file__).parents[3]
@@ -36,6 +37,7 @@ def _spawn(*argv: str, env: dict[str, str] | None = None) -> subprocess.Popen[st
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=ctrl_c_as_in_a_terminal,
     )
 
 
