@@ -92,15 +92,15 @@ def scored_rows(fold: Fold, cfg: Any) -> list[ManifestRow]:
 
 
 def window_span(n_crops: int, window: int) -> np.ndarray:
-    """Indices of up to :data:`SCORED_WINDOWS` evenly spaced runs of ``window`` consecutive crops.
-
-    A clip shorter than one window is one run of all its crops (``window_logits`` pads it).
+    """Crop indices ``(runs, length)`` of up to :data:`SCORED_WINDOWS` evenly spaced runs of ``window``
+    consecutive crops. A clip shorter than one window is one run of all its crops (``window_logits``
+    pads it).
     """
     if n_crops <= window:
-        return np.arange(n_crops)
+        return np.arange(n_crops)[None, :]
     n_windows = min(SCORED_WINDOWS, n_crops - window + 1)
     starts = np.linspace(0, n_crops - window, n_windows).round().astype(int)
-    return (starts[:, None] + np.arange(window)[None, :]).ravel()
+    return starts[:, None] + np.arange(window)[None, :]
 
 
 def score_fold(fold: Fold, config: str, overrides: Sequence[str], out: Path) -> dict[str, Any]:
@@ -125,10 +125,10 @@ def score_fold(fold: Fold, config: str, overrides: Sequence[str], out: Path) -> 
         if row.path not in entries:
             continue
         crops = load_clip(entries[row.path]).crops
-        run = min(len(crops), cfg.model.window)  # crops per scored window
-        feats = encode_clip(model, crops[window_span(len(crops), cfg.model.window)], rt)
-        runs = np.split(feats, len(feats) // run)
-        logits = np.concatenate([window_logits(model, r, cfg.model.window, rt) for r in runs])
+        span = window_span(len(crops), cfg.model.window)
+        used, where = np.unique(span, return_inverse=True)  # runs of a short clip overlap: encode once
+        feats = encode_clip(model, crops[used], rt)[where.reshape(span.shape)]
+        logits = np.concatenate([window_logits(model, run, cfg.model.window, rt) for run in feats])
         videos.append(
             {
                 "path": row.path,

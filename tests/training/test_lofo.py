@@ -35,12 +35,12 @@ def test_every_family_is_left_out_once_and_the_identity_folds_follow() -> None:
 
 def test_scored_windows_are_runs_of_consecutive_crops_spread_over_the_clip() -> None:
     """The window head sees what the runtime gives it: consecutive crops, not a sparse sample."""
-    span = window_span(150, 8).reshape(-1, 8)
-    assert len(span) == SCORED_WINDOWS
+    span = window_span(150, 8)
+    assert span.shape == (SCORED_WINDOWS, 8)
     assert (np.diff(span, axis=1) == 1).all()
     assert span[0, 0] == 0 and span[-1, -1] == 149
-    assert window_span(10, 8).reshape(-1, 8).shape == (3, 8)  # only 3 distinct starts fit
-    assert window_span(5, 8).tolist() == [0, 1, 2, 3, 4]  # shorter than a window: all of it
+    assert window_span(10, 8).shape == (3, 8)  # only 3 distinct starts fit
+    assert window_span(5, 8).tolist() == [[0, 1, 2, 3, 4]]  # shorter than a window: all of it
 
 
 def test_the_table_has_each_family_its_mean_and_its_worst() -> None:
