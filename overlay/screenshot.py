@@ -157,6 +157,7 @@ def demo_pair_clip(folder: Path, frames: int = 120) -> Path:
     import av
     import cv2
 
+    from realtime.encode import write_h264
     from realtime.sample_clip import sample_clip_path
     from training.manipulate import make_self_blended_video
 
@@ -170,22 +171,7 @@ def demo_pair_clip(folder: Path, frames: int = 120) -> Path:
 
     pairs = zip(decode(real), decode(fake), strict=False)
     joined = [np.hstack([cv2.resize(a, (352, 288)), cv2.resize(b, (352, 288))]) for a, b in pairs]
-    return write_video(folder / "pair.mp4", joined)
-
-
-def write_video(path: Path, frames: list[np.ndarray], fps: int = 30) -> Path:
-    """RGB frames (even sizes) as an H.264 file, near-lossless."""
-    import av
-
-    height, width = frames[0].shape[:2]
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"preset": "ultrafast", "crf": "16"}
-        for image in frames:
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
-        container.mux(stream.encode())
-    return path
+    return write_h264(folder / "pair.mp4", joined, crf=16, preset="ultrafast")  # near-lossless
 
 
 def main(argv: list[str] | None = None) -> int:

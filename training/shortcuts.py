@@ -38,6 +38,7 @@ import cv2
 import numpy as np
 
 from realtime.atomic import write_json_atomic
+from realtime.encode import write_h264
 from realtime.errors import UserError
 from training.manifest import ManifestRow, filter_rows, read_manifest
 
@@ -100,18 +101,7 @@ def converted_copy(src: Path, dst: Path, frame_fn: FrameFn | None, keep_every: i
             frames.append(frame_fn(rgb) if frame_fn is not None else rgb)
     if not frames:
         raise UserError(f"{src}: no frames to convert")
-    h, w = (s // 2 * 2 for s in frames[0].shape[:2])
-    with av.open(str(dst), "w") as out:
-        video = out.add_stream("libx264", rate=fps)
-        video.width, video.height, video.pix_fmt = w, h, "yuv420p"
-        video.options = {"crf": str(crf), "preset": "veryfast"}
-        for rgb in frames:
-            packet = video.encode(
-                av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb[:h, :w]), format="rgb24")
-            )
-            out.mux(packet)
-        out.mux(video.encode(None))
-    return dst
+    return write_h264(dst, frames, fps=fps, crf=crf)
 
 
 def run_probes(
