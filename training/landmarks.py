@@ -2,7 +2,9 @@
 
 Why a second landmark model when the runtime has BlazeFace's six keypoints: a blend mask must follow
 the face outline (jaw, cheeks, hairline), which six points cannot describe. MediaPipe FaceMesh
-(468 points, bundled in mediapipe 0.10.21) gives the outline. It runs on the aligned crop rather
+(468 points, from mediapipe 0.10.21's model files) gives the outline: its ``solutions.face_mesh``
+graph where that release is installed, else the Tasks ``FaceLandmarker`` on a bundle made of the
+same files (:func:`mesh_bundle`). It runs on the aligned crop rather
 than the full frame so training pays for one small image per face, and at twice the crop's
 resolution (same alignment via :func:`realtime.crop.crop_matrix`) because FaceMesh is unreliable
 on 128-px inputs. Points come back in the 128-px crop's pixel coordinates.
@@ -13,13 +15,16 @@ and the report); run it once per crop when building the crop cache, not in the t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import cv2
 import numpy as np
 
+from realtime import face_models
 from realtime.crop import CropSpec, align_face
+from realtime.faces import FaceDetector, has_solutions, import_mediapipe
 
 N_MESH_POINTS = 468
 
@@ -87,16 +92,25 @@ class CropLandmarker:
     """
 
     def __init__(self, spec: CropSpec | None = None, min_confidence: float = 0.5) -> None:
-        import mediapipe as mp
-
+        mp = import_mediapipe()
         self.spec = spec or CropSpec()
         self.hi_spec = CropSpec(size=self.spec.size * UPSAMPLE, scale=self.spec.scale)
-        self._mesh: Any = mp.solutions.face_mesh.FaceMesh(
-            static_image_mode=True,
-            max_num_faces=1,
-            refine_landmarks=False,
-            min_detection_confidence=min_confidence,
-        )
+        self._mesh: Any
+        self._detect: Callable[[np.ndarray], list[list[tuple[float, float]]]]
+        if has_solutions(mp):
+            self._mesh = mp.solutions.face_mesh.FaceMesh(
+                static_image_mode=True,
+                max_num_faces=1,
+                refine_landmarks=False,
+                min_detection_confidence=min_confidence,
+            )
+            self._detect = lambda crop: [
+                [(lm.x, lm.y) for lm in face.landmark]
+                for face in self._mesh.process(crop).multi_face_landmarks or []
+            ]
+        else:
+            self._mesh = MeshOnOnnx(min_confidence)
+            self._detect = self._mesh
 
     def from_frame(self, frame_rgb: np.ndarray, keypoints: np.ndarray) -> FaceLandmarks | None:
         """Landmarks for the face with these detector keypoints, in ``spec.size`` crop pixels."""
@@ -110,13 +124,12 @@ class CropLandmarker:
         return self._run(cv2.resize(crop_rgb, (size, size), interpolation=cv2.INTER_CUBIC))
 
     def _run(self, hi_crop: np.ndarray) -> FaceLandmarks | None:
-        result = self._mesh.process(np.ascontiguousarray(hi_crop))
-        faces = result.multi_face_landmarks
+        faces = self._detect(np.ascontiguousarray(hi_crop))
         if not faces:
             return None
         size = self.hi_spec.size
-        pts = np.array([[lm.x, lm.y] for lm in faces[0].landmark[:N_MESH_POINTS]], dtype=np.float32)
-        pts *= np.float32(size / UPSAMPLE)
+        pts = np.array(faces[0][:N_MESH_POINTS], dtype=np.float32) * np.float32(size)
+        pts /= np.float32(UPSAMPLE)
         return FaceLandmarks.from_points(pts)
 
     def close(self) -> None:
@@ -127,3 +140,59 @@ class CropLandmarker:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class MeshOnOnnx:
+    """0.10.21's face mesh without its graph: BlazeFace, the graph's face box, the mesh model on ONNX.
+
+    Follows what ``solutions.face_mesh`` (static images) did, step for step: the short-range
+    detector's best face; a square region 1.5x the box's long side around its centre, turned so the
+    eyes (keypoints 0 and 1) lie level; that region resampled to the model's 192x192 input in
+    [0, 1]; the 468 points mapped back; no face when the model's presence score is under 0.5.
+    ``__call__(image) -> [points]``: one list of 468 ``(x, y)`` in ``[0, 1]`` image coordinates, or
+    none. How close it lands to the graph is in the module's test and BENCHMARKS.md.
+    """
+
+    SIZE = 192
+    ROI_SCALE = 1.5
+
+    def __init__(self, min_confidence: float = 0.5) -> None:
+        import onnxruntime as ort
+
+        from engines.tflite_onnx import tflite_to_onnx
+
+        self.detector = FaceDetector("short", min_confidence)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        model = tflite_to_onnx(face_models.model_path(face_models.FACE_MESH).read_bytes())
+        self.session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
+    def __call__(self, image: np.ndarray) -> list[list[tuple[float, float]]]:
+        faces = self.detector(image)
+        if not faces:
+            return []
+        face = max(faces, key=lambda det: det.score)
+        (x0, y0, x1, y1), eyes = face.box, face.keypoints[:2]
+        angle = -float(np.arctan2(-(eyes[1, 1] - eyes[0, 1]), eyes[1, 0] - eyes[0, 0]))
+        side = max(x1 - x0, y1 - y0) * self.ROI_SCALE
+        centre = np.array([(x0 + x1) / 2, (y0 + y1) / 2], np.float64)
+        cos, sin = np.cos(angle), np.sin(angle)
+        # tensor pixel (u, v) -> image point: centre + R(angle) @ ((u, v) / SIZE - 0.5) * side
+        to_image = np.array([[cos, -sin], [sin, cos]]) * (side / self.SIZE)
+        offset = centre - to_image @ np.array([self.SIZE / 2, self.SIZE / 2])
+        matrix = np.hstack([to_image, offset[:, None]])
+        tensor = cv2.warpAffine(
+            image, matrix, (self.SIZE, self.SIZE), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_REPLICATE,
+        )  # fmt: skip
+        batch = (tensor.astype(np.float32) / 255.0)[None]
+        points, presence = self.session.run(None, {"input": batch})
+        if 1.0 / (1.0 + np.exp(-float(presence.reshape(-1)[0]))) < 0.5:
+            return []
+        xy = points.reshape(-1, 3)[:, :2].astype(np.float64)
+        in_image = xy @ to_image.T + offset
+        height, width = image.shape[:2]
+        return [[(float(x / width), float(y / height)) for x, y in in_image]]
+
+    def close(self) -> None:
+        self.detector.close()
