@@ -93,7 +93,7 @@ class ModelMeta:
 
     def normalise(self, crops_rgb: np.ndarray) -> np.ndarray:
         """uint8 ``(N, S, S, 3)`` RGB crops -> float32 ``(N, 3, S, S)`` network input."""
-        x = crops_rgb.astype(np.float32) * (1.0 / 255.0)
+        x: np.ndarray = crops_rgb.astype(np.float32) * np.float32(1.0 / 255.0)
         x = (x - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
         return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
 

@@ -253,12 +253,13 @@ class Capture(Protocol):
 def _open_cv_capture(index: int) -> Capture:
     import cv2
 
-    level = cv2.getLogLevel()
-    cv2.setLogLevel(0)  # OpenCV prints its own probe failures to stderr; we say it once, clearly
+    logging = cv2.utils.logging  # OpenCV 4 and 5 (5 dropped the cv2.getLogLevel alias)
+    level = logging.getLogLevel()
+    logging.setLogLevel(logging.LOG_LEVEL_SILENT)  # OpenCV prints its own probe failures; we say it once
     try:
         return cv2.VideoCapture(index)
     finally:
-        cv2.setLogLevel(level)
+        logging.setLogLevel(level)
 
 
 # Seconds without a new frame before a camera counts as lost: long enough for a USB camera's

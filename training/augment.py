@@ -13,6 +13,13 @@ import cv2
 import numpy as np
 
 
+def jpeg_roundtrip(image: np.ndarray, quality: int) -> np.ndarray:
+    """``image`` through a JPEG encode and decode at ``quality`` (unchanged if OpenCV refuses it)."""
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    decoded = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if ok else None
+    return image if decoded is None else decoded
+
+
 def augment_crop(crop: np.ndarray, rng: np.random.Generator, strength: float = 1.0) -> np.ndarray:
     """Random call-like degradation of one uint8 RGB crop (shape kept)."""
     out = crop
@@ -44,9 +51,7 @@ def augment_crop(crop: np.ndarray, rng: np.random.Generator, strength: float = 1
         out = np.clip(out.astype(np.float32) + noise, 0, 255).astype(np.uint8)
     if rng.random() < 0.6 * strength:
         quality = int(rng.integers(35, 95))
-        ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, quality])
-        if ok:
-            out = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+        out = jpeg_roundtrip(out, quality)
     return out
 
 
@@ -81,5 +86,4 @@ def compress_crop(crop: np.ndarray, level: int, rng: np.random.Generator) -> np.
         return crop
     low, high = JPEG_QUALITY[level]
     quality = int(rng.integers(low, high + 1))
-    ok, buf = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    return cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if ok else crop
+    return jpeg_roundtrip(crop, quality)

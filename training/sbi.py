@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from realtime.crop import CropSpec
+from training.augment import jpeg_roundtrip
 from training.landmarks import N_MESH_POINTS, FaceLandmarks, face_oval, inner_face_points
 
 Landmarks = FaceLandmarks | np.ndarray | None
@@ -161,9 +162,7 @@ def _texture(img: np.ndarray, p: SblParams) -> np.ndarray:
             cv2.resize(out, small, interpolation=cv2.INTER_AREA), (w, h), interpolation=cv2.INTER_LINEAR
         )
     if p.jpeg_quality > 0:
-        ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, p.jpeg_quality])
-        if ok:
-            out = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+        out = jpeg_roundtrip(out, p.jpeg_quality)
     return out
 
 
