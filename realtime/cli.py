@@ -79,7 +79,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from realtime.native_log import native_logs_filtered
 
     with native_logs_filtered(enabled=argv is None):
-        return _main(argv)
+        try:
+            return _main(argv)
+        finally:
+            faces = sys.modules.get("realtime.faces")  # closing its tasks logs: inside the filter
+            if faces is not None:
+                faces.close_open_detectors()
 
 
 def _main(argv: Sequence[str] | None) -> int:

@@ -14,6 +14,8 @@ measured in BENCHMARKS.md ("MediaPipe Tasks vs 0.10.21").
 
 from __future__ import annotations
 
+import functools
+import threading
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +25,7 @@ import numpy as np
 
 from realtime import face_models
 from realtime.errors import UserError
+from realtime.native_log import quiet_native_stderr
 
 MEDIAPIPE_VERSION = "0.10.21"  # the release whose face models (and graph) the detector was trained on
 MODEL_FILES = {"full": face_models.FACE_DETECTION_FULL, "short": face_models.FACE_DETECTION_SHORT}
@@ -98,6 +101,7 @@ class FaceDetector:
                 model_selection=1 if model == "full" else 0, min_detection_confidence=min_confidence
             )
             self._closer = weakref.finalize(self, impl.close)
+            _OPEN.add(self)
             self._run = lambda frame: _from_solution(impl.process(frame), frame.shape)
         else:
             self.api = "tasks"
@@ -112,9 +116,10 @@ class FaceDetector:
             except (RuntimeError, ValueError) as exc:
                 raise UserError(f"MediaPipe could not load its face model ({exc})") from None
             image_type, srgb = mp.Image, mp.ImageFormat.SRGB
-            # closed when this object goes or at exit: mediapipe's own __del__ fails at interpreter
-            # shutdown ("'NoneType' object is not callable") on a task still open by then
             self._closer = weakref.finalize(self, task.close)
+            self._closer.atexit = False  # at exit its dispatcher thread is gone: close_open_detectors
+            _OPEN.add(self)
+            _close_before_thread_pools_stop()
             self._run = lambda frame: _from_task(
                 task.detect(image_type(image_format=srgb, data=frame)), frame.shape
             )
@@ -136,13 +141,45 @@ class FaceDetector:
         return detections
 
     def close(self) -> None:
-        self._closer()
+        """Release the native graph (LiteRT says goodbye on fd 2 while it does: kept off)."""
+        if self._closer.alive:
+            with quiet_native_stderr():
+                self._closer()
 
     def __enter__(self) -> FaceDetector:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+_OPEN: weakref.WeakSet[FaceDetector] = weakref.WeakSet()
+
+
+def close_open_detectors() -> None:
+    """Close every detector still open (the CLI calls it before it stops filtering native logs).
+
+    Why: a Tasks detector runs its native calls on a thread pool that Python shuts down *before*
+    ``atexit`` handlers run, so a task still open then cannot be closed any more: a finalizer at
+    exit fails with "cannot schedule new futures after shutdown", and mediapipe's own ``__del__``
+    later with "'NoneType' object is not callable". Closed here (or by the exit hook of
+    :func:`_close_before_thread_pools_stop`), nothing is left for either.
+    """
+    for detector in list(_OPEN):
+        detector.close()
+
+
+@functools.cache
+def _close_before_thread_pools_stop() -> None:
+    """Run :func:`close_open_detectors` at exit while the tasks' thread pools still work.
+
+    threading's exit hooks run newest first, and the thread pools' own shutdown hook is registered
+    when mediapipe first makes one (a task's dispatcher): called after that, ours runs first.
+    ``threading._register_atexit`` is private (3.9 and later), hence looked up with getattr.
+    """
+    register = getattr(threading, "_register_atexit", None)
+    if register is not None:
+        register(close_open_detectors)
 
 
 def _from_solution(result: Any, shape: tuple[int, ...]) -> Raw:

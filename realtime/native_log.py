@@ -141,3 +141,27 @@ def native_logs_filtered(enabled: bool = True) -> Iterator[NativeLogFilter | Non
         yield log_filter
     finally:
         log_filter.stop()
+
+
+@contextlib.contextmanager
+def quiet_native_stderr() -> Iterator[None]:
+    """Hide what C++ libraries print straight to file descriptor 2 (MediaPipe/TFLite banners).
+
+    The CLI promises one ``error:`` line on failure and clean output on success; MediaPipe prints
+    "Created TensorFlow Lite XNNPACK delegate" and absl warnings on its first use, bypassing Python.
+    """
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 2)
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(devnull)
+    finally:
+        os.close(saved)

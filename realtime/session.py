@@ -21,10 +21,7 @@ run on machines where torch is not installed.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -38,6 +35,7 @@ from realtime.crop import align_face
 from realtime.errors import UserError
 from realtime.events import FaceEvent
 from realtime.faces import MODEL_FILES, Detection, FaceDetector
+from realtime.native_log import quiet_native_stderr
 from realtime.quality import DEFAULT_THRESHOLDS, QualityThresholds, assess_face, quality_crop
 from realtime.risk import RiskConfig, TrackRisk
 from realtime.tiling import (
@@ -84,30 +82,6 @@ class StageTimes:
 
     def as_dict(self) -> dict[str, float]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
-
-
-@contextlib.contextmanager
-def quiet_native_stderr() -> Iterator[None]:
-    """Hide what C++ libraries print straight to file descriptor 2 (MediaPipe/TFLite banners).
-
-    The CLI promises one ``error:`` line on failure and clean output on success; MediaPipe prints
-    "Created TensorFlow Lite XNNPACK delegate" and absl warnings on its first use, bypassing Python.
-    """
-    try:
-        saved = os.dup(2)
-    except OSError:
-        yield
-        return
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(devnull, 2)
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(devnull)
-    finally:
-        os.close(saved)
 
 
 def merge_duplicates(detections: list[Detection], max_overlap: float = 0.5) -> list[Detection]:
