@@ -23,26 +23,30 @@ from realtime.errors import SourceLost
 from realtime.session import DetectorSession
 from realtime.sinks import FrameResult, Sink, SinkClosed
 from realtime.sources import FrameSource
+from realtime.timeline import Timeline
 
 
 @dataclass
 class PipelineStats:
-    """How a run went. ``stopped``: end | max_frames | interrupt | stop | sink_closed | source_lost."""
+    """How a run went. ``stopped``: end | max_frames | interrupt | stop | sink_closed | source_lost;
+    ``segments``: stretches of the stream's own clock (more than 1 after a restart or a pause)."""
 
     frames: int
     dropped: int
     events: int
     seconds: float
     stopped: str
+    segments: int = 1
 
     @property
     def fps(self) -> float:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
     def summary(self) -> str:
+        restarts = f", {self.segments} time segments" if self.segments > 1 else ""
         return (
             f"{self.frames} frames in {self.seconds:.1f} s ({self.fps:.1f} fps), {self.dropped} dropped, "
-            f"{self.events} events; stopped: {self.stopped}"
+            f"{self.events} events{restarts}; stopped: {self.stopped}"
         )
 
 
@@ -63,6 +67,7 @@ class Pipeline:
         self.on_frame = on_frame
         self.max_frames = max_frames
         self._stop = threading.Event()
+        self.timeline = Timeline()
         self.stats: PipelineStats | None = None
 
     def stop(self) -> None:
@@ -81,14 +86,18 @@ class Pipeline:
                     break
                 clock = time.perf_counter()
                 try:
-                    image, t = next(frame_iter)
+                    image, source_t = next(frame_iter)
                 except StopIteration:
                     break
                 decode = time.perf_counter() - clock
+                t, new_segment = self.timeline.place(source_t)
+                if new_segment:
+                    self.session.start_segment()
                 face_events = self.session.process(image, t)
                 times = self.session.last_times
                 times.decode = decode
-                result = FrameResult(self.session.frame_index - 1, t, image, face_events, times.as_dict())
+                index, segment = self.session.frame_index - 1, self.timeline.segments
+                result = FrameResult(index, t, image, face_events, times.as_dict(), segment)
                 for sink in self.sinks:
                     sink.consume(result)
                 if self.on_frame is not None:
@@ -106,7 +115,9 @@ class Pipeline:
             stopped = "source_lost"
             raise
         finally:
-            self.stats = PipelineStats(frames, self.source.dropped, events, time.monotonic() - start, stopped)
+            self.stats = PipelineStats(
+                frames, self.source.dropped, events, time.monotonic() - start, stopped, self.timeline.segments
+            )
             self._close_all()
         return self.stats
 

@@ -238,13 +238,21 @@ class DetectorSession:
         for risk in self.risks.values():
             risk.config = self.risk_config
 
-    def reset(self) -> None:
-        """Forget every track: call between unrelated videos."""
+    def start_segment(self) -> None:
+        """Forget every track, window and risk, keep counting frames: the stream's clock restarted.
+
+        The pipeline calls it when its :class:`~realtime.timeline.Timeline` opens a new segment
+        (a looped file, a restarted sender, a long pause): what was tracked before is stale.
+        """
         self.tracker.reset()
         self.tiler.reset()
         self.windows.clear()
         self.risks.clear()
         self._seen.clear()
+
+    def reset(self) -> None:
+        """Forget every track: call between unrelated videos."""
+        self.start_segment()
         self.frame_index = 0
 
     def close(self) -> None:

@@ -26,13 +26,16 @@ from realtime.events import FaceEvent
 
 @dataclass
 class FrameResult:
-    """One processed frame: its index and time, the RGB image, its events, per-stage seconds."""
+    """One processed frame: its index and time, the RGB image, its events, per-stage seconds, and
+    the time segment it belongs to (:mod:`realtime.timeline`: counts up when a live sender's clock
+    restarts or pauses, and the faces are tracked afresh)."""
 
     index: int
     t: float
     image: np.ndarray
     events: list[FaceEvent]
     times: dict[str, float] = field(default_factory=dict)
+    segment: int = 1
 
 
 class SinkClosed(Exception):

@@ -1,7 +1,8 @@
 """Where frames come from: a video file, a camera, a screen region, a folder of images.
 
 Every source yields :class:`Frame` ``(image, t)``: a ``uint8`` RGB ``(H, W, 3)`` array and a
-monotonic timestamp in seconds (media time for files, wall-clock since start for live sources).
+timestamp in seconds (media time for files, wall-clock since start for live sources; a WebRTC
+sender's own clock, which may jump back or pause: :mod:`realtime.timeline` places it).
 Expected failures (missing file, camera that does not open, no display) raise
 :class:`realtime.errors.InputError` at construction, so a caller learns about a bad source before it
 creates any output; a live source that dies mid-run raises :class:`realtime.errors.SourceLost`.

@@ -26,7 +26,7 @@ from realtime.sinks import Sink
 from realtime.sources import FrameSource
 from realtime.webrtc.channel import EventChannelSink, EventLog, EventLogSink
 from realtime.webrtc.peers import Peer
-from realtime.webrtc.track import TrackFrameSource, pump, wire_timestamps
+from realtime.webrtc.track import PAUSE_LIMIT_S, TrackFrameSource, pump, wire_timestamps
 
 if TYPE_CHECKING:
     from realtime.session import DetectorSession
@@ -37,8 +37,8 @@ SessionFactory = Callable[[], "DetectorSession"]
 THREAD_PREFIX = "callshield-peer"
 # From the answer to the first video frame: ICE, DTLS and the sender's first keyframe.
 FIRST_FRAME_TIMEOUT_S = 15.0
-# A peer whose video stops this long is ended (its page froze; a dead one is caught by ICE consent).
-FRAME_GAP_TIMEOUT_S = 5.0
+# A peer whose video pauses this long is ended; a shorter pause opens a new time segment.
+FRAME_GAP_TIMEOUT_S = PAUSE_LIMIT_S
 # How long a peer's analysis may take to stop before the server gives up waiting for it.
 STOP_TIMEOUT_S = 10.0
 

@@ -58,6 +58,7 @@ def frame_message(
         "peer": peer_id,
         "frame": result.index,
         "t": round(result.t, 4),
+        "segment": result.segment,
         "rtp": None if info is None else info.rtp,
         "size": [int(width), int(height)],
         "server_ms": None if info is None else round((now - info.received_at) * 1000.0, 1),

@@ -17,7 +17,7 @@ from typing import Any
 from realtime.errors import InputError
 from realtime.webrtc.auth import TOKEN_ENV, check_bind, is_loopback
 from realtime.webrtc.peers import Peer
-from realtime.webrtc.track import TrackFrameSource, pump, wire_timestamps
+from realtime.webrtc.track import PAUSE_LIMIT_S, TrackFrameSource, pump, wire_timestamps
 from realtime.webrtc.whip import DELETED, ENDPOINT
 
 DEFAULT_HOST = "127.0.0.1"
@@ -44,8 +44,8 @@ class WhipSource(TrackFrameSource):
         from realtime.webrtc.server import ServerConfig, SignallingServer
 
         check_bind(host, token, flag=f"${TOKEN_ENV}")
-        # Waits for its publisher as long as it takes; after that, 5 s without video is a lost stream.
-        super().__init__("WHIP publisher", first_frame_timeout_s=None, timeout_s=5.0)
+        # Waits for its publisher as long as it takes; after that, a pause of PAUSE_LIMIT_S is a lost stream.
+        super().__init__("WHIP publisher", first_frame_timeout_s=None, timeout_s=PAUSE_LIMIT_S)
         config = ServerConfig(host=host, port=port, token=token, max_peers=1, page=False)
         if is_loopback(host):
             include_loopback_candidates()

@@ -25,6 +25,9 @@ from realtime.sources import Frame, FrameSource
 
 # RTP timestamps are 32-bit and wrap (after ~13 h at video's 90 kHz clock).
 _RTP_WRAP = 1 << 32
+# How long a connected peer's video may pause (a camera switched off and on, a publisher between
+# two files) before its stream counts as lost. A dead connection is caught sooner, by ICE consent.
+PAUSE_LIMIT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,6 @@ class TrackFrameSource(FrameSource):
         self._arrivals: deque[float] = deque(maxlen=61)
         self._last_pts: int | None = None
         self._ticks = 0  # unwrapped RTP ticks since the first frame
-        self._last_t = -1.0
         self._start = time.monotonic()
 
     # ------------------------------------------------------------------ producer (event loop)
@@ -144,20 +146,17 @@ class TrackFrameSource(FrameSource):
         """Seconds since the first frame, from the sender's timestamps when it sends them.
 
         Sender time is steadier than arrival time (no network jitter), which the tracker's motion
-        model likes; it is unwrapped across the 32-bit RTP rollover and kept strictly increasing.
+        model likes. It is unwrapped across the 32-bit RTP rollover, so a sender that restarts its
+        clock (aiortc hands that over as a jump of nearly 2**32) comes out as the jump back it is;
+        the pipeline's :class:`~realtime.timeline.Timeline` then starts a new segment.
         """
         if pts is None or time_base is None:
-            t = received_at - self._start
-        else:
-            if self._last_pts is not None:
-                step = (int(pts) - self._last_pts) % _RTP_WRAP
-                self._ticks += step - _RTP_WRAP if step >= _RTP_WRAP // 2 else step
-            self._last_pts = int(pts)
-            t = float(self._ticks * time_base)
-        if t <= self._last_t:
-            t = self._last_t + 1e-3
-        self._last_t = t
-        return t
+            return received_at - self._start
+        if self._last_pts is not None:
+            step = (int(pts) - self._last_pts) % _RTP_WRAP
+            self._ticks += step - _RTP_WRAP if step >= _RTP_WRAP // 2 else step
+        self._last_pts = int(pts)
+        return float(self._ticks * time_base)
 
     def close(self) -> None:
         with self._cond:

@@ -17,7 +17,7 @@ from realtime.errors import SourceLost
 from realtime.events import FaceEvent
 from realtime.pipeline import Pipeline
 from realtime.sinks import CallbackSink, FrameResult, JsonlSink, Sink
-from realtime.sources import CameraSource, VideoFileSource
+from realtime.sources import CameraSource, Frame, FrameSource, VideoFileSource
 from tests.interrupt import ctrl_c_as_in_a_terminal
 from tests.realtime.test_sources import _CameraThatStops
 
@@ -61,6 +61,57 @@ def test_every_sink_gets_every_frame_with_stage_times(plumbing_session, carphone
     assert len(lines) == 25
     events = [FaceEvent.from_json(line) for line in lines]
     assert events[-1].frame == 24 and events[-1].track_id == 1
+
+
+class _LoopedClip(FrameSource):
+    """A sender looping a short clip whose timestamps restart at 0 on every pass (a looped file)."""
+
+    live = True
+
+    def __init__(self, frames: list, passes: int) -> None:
+        super().__init__()
+        self.frames, self.passes = frames, passes
+
+    def __iter__(self):
+        for _ in range(self.passes):
+            for index, image in enumerate(self.frames):
+                yield Frame(image, index / 30)
+
+
+def test_a_clock_that_restarts_opens_a_segment_and_the_faces_are_tracked_afresh(
+    plumbing_session, carphone_frames
+) -> None:
+    plumbing_session.reset()
+    sink = RecordingSink()
+    stats = Pipeline(_LoopedClip(carphone_frames[:40], passes=3), plumbing_session, [sink]).run()
+    assert (stats.frames, stats.stopped, stats.segments) == (120, "end", 3)
+    assert "3 time segments" in stats.summary()
+    results = sink.results
+    assert [r.segment for r in results] == [1] * 40 + [2] * 40 + [3] * 40
+    times = [r.t for r in results]
+    assert all(later > earlier for earlier, later in zip(times, times[1:], strict=False))
+    assert times[-1] == pytest.approx(119 / 30)  # one clock: each pass follows the last frame
+    assert [r.index for r in results] == list(range(120))  # frames go on counting
+    # every frame still gets its face; at each restart the face is a new track, judged afresh
+    assert all(len(r.events) == 1 for r in results)
+    for start in (40, 80):
+        before, after = results[start - 1].events[0], results[start].events[0]
+        assert before.state != "uncertain" and after.state == "uncertain"
+        assert after.risk is None
+
+
+def test_a_camera_that_pauses_and_resumes_goes_on_in_a_new_segment(plumbing_session, carphone_frames) -> None:
+    plumbing_session.reset()
+    fake = _CameraThatStops(carphone_frames[:30], then="fail")
+    fake.pause_after, fake.pause_s = 15, 2.5  # the camera stalls (another app grabbed it), then resumes
+    source = CameraSource(0, timeout_s=4.0, capture_factory=lambda index: fake)
+    sink = RecordingSink()
+    pipeline = Pipeline(source, plumbing_session, [sink])
+    with pytest.raises(SourceLost):  # the end of the fake camera's frames, 4 s later
+        pipeline.run()
+    assert pipeline.stats is not None and pipeline.stats.segments == 2
+    segments = [r.segment for r in sink.results]
+    assert segments[0] == 1 and segments[-1] == 2 and segments == sorted(segments)
 
 
 def test_lost_camera_closes_everything_then_raises(plumbing_session, carphone_frames) -> None:

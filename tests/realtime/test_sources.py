@@ -163,12 +163,16 @@ class _CameraThatStops:
         self.reads = 0
         self.released = threading.Event()
         self._hang = threading.Event()
+        self.pause_after: int | None = None  # a stall of pause_s seconds before this read, if set
+        self.pause_s = 0.0
 
     def isOpened(self) -> bool:  # noqa: N802
         return True
 
     def read(self) -> tuple[bool, np.ndarray | None]:
         if self.reads < len(self.frames):
+            if self.reads == self.pause_after:
+                time.sleep(self.pause_s)
             frame = self.frames[self.reads]
             self.reads += 1
             time.sleep(0.005)  # a 200 fps camera

@@ -21,6 +21,7 @@ const state = {
   last: null,
   rtt: null,
   error: null,
+  paused: false,
   unread: [], // [latency, server ms] not yet taken by takeLatencies() (the benchmark reads every one)
   summary,
   takeLatencies,
@@ -33,6 +34,7 @@ let channel = null;
 let stream = null;
 let worker = null;
 let pinger = null;
+let sender = null; // the video sender while sharing: Pause takes its track away, Resume gives it back
 const sentAt = new Map(); // RTP timestamp -> when the frame left (ms since the epoch)
 
 function now() {
@@ -66,6 +68,8 @@ function summary() {
     latencyCount: state.latencies.length,
     rtt: state.rtt,
     error: state.error,
+    paused: state.paused,
+    segment: state.last ? state.last.segment : null,
   };
 }
 
@@ -141,6 +145,7 @@ async function connect({ track, watch }) {
   };
   if (track) {
     const transceiver = pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
+    sender = transceiver.sender;
     keepResolution(transceiver.sender);
     timeSentFrames(transceiver.sender);
   }
@@ -163,6 +168,7 @@ async function connect({ track, watch }) {
     state.peer = answer.peer;
     await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
     $("stop").disabled = false;
+    $("pause").disabled = !track;
   } catch (err) {
     await stop();
     setStatus(`could not connect: ${err.message || err}`, true);
@@ -230,8 +236,27 @@ async function stop(reason) {
   state.connection = "closed";
   state.faces = {};
   renderFaces();
+  sender = null;
+  showPaused(false);
   $("stop").disabled = true;
+  $("pause").disabled = true;
   if (reason) setStatus(`stopped: ${reason}`);
+}
+
+// Pausing sends nothing (the browser stops the stream, the connection stays); the server keeps
+// the session and, on resume, starts a new time segment: faces are tracked afresh.
+async function togglePause() {
+  if (!sender || !stream) return;
+  const pausing = !state.paused;
+  await sender.replaceTrack(pausing ? null : stream.getVideoTracks()[0]);
+  showPaused(pausing);
+  setStatus(pausing ? "paused: no video is sent" : "connected: analysing");
+}
+
+function showPaused(paused) {
+  state.paused = paused;
+  $("pause").textContent = paused ? "Resume" : "Pause";
+  $("pause").setAttribute("aria-pressed", String(paused));
 }
 
 // ------------------------------------------------------------------------------ events
@@ -420,6 +445,7 @@ async function main() {
   $("watch").onclick = watch;
   $("refresh").onclick = refreshSessions;
   $("stop").onclick = () => stop("stopped by you");
+  $("pause").onclick = togglePause;
   window.addEventListener("pagehide", () => stop());
   requestAnimationFrame(draw);
   state.ready = true;

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import asyncio
+import fractions
 import json
 import threading
 import time
@@ -16,7 +17,7 @@ from typing import Any
 import aiohttp
 import av
 import numpy as np
-from aiortc import RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
+from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription, VideoStreamTrack
 
 
 class ClipTrack(VideoStreamTrack):
@@ -39,6 +40,31 @@ class ClipTrack(VideoStreamTrack):
         out = av.VideoFrame.from_ndarray(frame.to_ndarray(format="rgb24"), format="rgb24")
         out.pts, out.time_base = pts, time_base
         self.sent += 1
+        return out
+
+
+class LoopedFileTrack(VideoStreamTrack):
+    """A sender looping a short file as ``MediaPlayer(loop=True)`` means to: timestamps restart at
+    0 on every pass, frames paced at 30 fps by the wall clock (TESTING.md: aiortc's own player is
+    unpaced after its first pass, and stops on H.264 with B-frames)."""
+
+    def __init__(self, frames: list[np.ndarray]) -> None:
+        super().__init__()
+        self.frames = [av.VideoFrame.from_ndarray(f, format="rgb24") for f in frames]
+        self.sent = 0
+        self._start: float | None = None
+
+    async def recv(self) -> av.VideoFrame:
+        if self._start is None:
+            self._start = time.monotonic()
+        index = self.sent
+        self.sent += 1
+        wait = self._start + index / 30 - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        frame = self.frames[index % len(self.frames)]
+        out = av.VideoFrame.from_ndarray(frame.to_ndarray(format="rgb24"), format="rgb24")
+        out.pts, out.time_base = (index % len(self.frames)) * 3000, fractions.Fraction(1, 90000)
         return out
 
 
@@ -90,10 +116,20 @@ class PageClient:
         await self.pc.close()
 
 
-async def whip_publish(url: str, video: ClipTrack, token: str | None = None) -> tuple[RTCPeerConnection, str]:
-    """Publish ``video`` to ``url`` (the /whip endpoint) like OBS: returns the pc and the Location."""
+async def whip_publish(
+    url: str, video: VideoStreamTrack, token: str | None = None, codec: str | None = None
+) -> tuple[RTCPeerConnection, str]:
+    """Publish ``video`` to ``url`` (the /whip endpoint) like OBS: returns the pc and the Location.
+
+    ``codec`` (e.g. ``"H264"``, what OBS sends) offers only that codec; default: aiortc's list.
+    """
     pc = RTCPeerConnection()
-    pc.addTransceiver(video, direction="sendonly")
+    transceiver = pc.addTransceiver(video, direction="sendonly")
+    if codec is not None:
+        wanted = f"video/{codec}".lower()
+        transceiver.setCodecPreferences(
+            [c for c in RTCRtpSender.getCapabilities("video").codecs if c.mimeType.lower() == wanted]
+        )
     await pc.setLocalDescription(await pc.createOffer())
     headers = {"Content-Type": "application/sdp"}
     if token:

@@ -86,3 +86,40 @@ def test_chromium_page_streams_the_camera_and_draws_face_gauges(start_server, y4
         assert len(server.server.peers) == 0
     finally:
         driver.quit()
+
+
+def test_chromium_page_pauses_its_camera_and_resumes_in_the_same_session(start_server, y4m: Path) -> None:
+    """Pause sends no video for longer than any frame gap; the session stays and, on resume, the
+    analysis goes on in a new time segment (the face tracked afresh)."""
+    from selenium.webdriver.common.by import By
+
+    server = start_server()
+    driver = browser.launch(y4m)
+    try:
+        driver.get(f"{server.url}/")
+        _poll(driver, "return window.callshield && window.callshield.ready", bool, 10)
+        driver.find_element(By.ID, "camera").click()
+        _poll(driver, "return window.callshield.summary()", lambda s: s["framesWithFaces"] >= 20, 40)
+        (peer,) = list(server.server.peers)
+
+        driver.find_element(By.ID, "pause").click()
+        _poll(driver, "return window.callshield.summary()", lambda s: s["paused"], 5)
+        assert driver.find_element(By.ID, "pause").text == "Resume"
+        received = peer.source.received
+        time.sleep(6.0)  # longer than the old 5 s limit, and than the 2 s that opens a segment
+        assert peer.source.received - received <= 2  # nothing (or a frame in flight) was sent
+        assert list(server.server.peers) == [peer]  # the session stayed open
+        assert "paused" in driver.find_element(By.ID, "status").text
+
+        driver.find_element(By.ID, "pause").click()
+        summary = _poll(
+            driver,
+            "return window.callshield.summary()",
+            lambda s: not s["paused"] and (s["segment"] or 0) >= 2 and s["faces"],
+            30,
+        )
+        assert summary["connection"] == "connected" and summary["error"] is None
+        assert driver.find_element(By.ID, "pause").text == "Pause"
+        assert list(server.server.peers) == [peer]
+    finally:
+        driver.quit()

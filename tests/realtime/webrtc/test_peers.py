@@ -21,6 +21,7 @@ import numpy as np
 from realtime.events import FaceEvent
 from tests.realtime.webrtc.peers_helper import (
     ClipTrack,
+    LoopedFileTrack,
     PageClient,
     count_tasks,
     new_threads,
@@ -117,6 +118,42 @@ def test_whip_session_publish_watch_events_file_and_delete(
         await watcher.close()
 
     asyncio.run(scenario())
+    _settle(threads_before)
+
+
+def test_a_publisher_looping_a_short_clip_gets_events_for_its_whole_push(
+    start_server, clip_320: list[np.ndarray], tmp_path: Path
+) -> None:
+    """A 2.4 s clip looped for 12 s (H.264, as OBS sends): every restart of its timestamps opens a
+    new time segment; events keep coming to the end and the session stays until DELETE."""
+    events = tmp_path / "loop.jsonl"
+    server = start_server(events=events)
+    threads_before = owned_threads()
+    push_s = 12.0
+
+    async def scenario() -> None:
+        track = LoopedFileTrack(clip_320[:72])
+        pc, location = await whip_publish(f"{server.url}/whip", track, codec="H264")
+        session = location.rsplit("/", 1)[1]
+        watcher = PageClient(None)
+        await watcher.connect(server.url, watch=session)
+        await asyncio.sleep(push_s)
+        assert track.sent >= 0.9 * push_s * 30  # the publisher really pushed all along
+        async with aiohttp.ClientSession() as http, http.delete(f"{server.url}{location}") as r:
+            assert r.status == 200
+        await wait_until(lambda: len(server.server.peers) == 0)
+        await pc.close()
+        await watcher.close()
+        frames = watcher.frames()
+        # the page saw events to the end, over several segments, on one increasing clock
+        assert max(m["segment"] for m in frames) >= 4
+        arrived = [m["t"] for m in frames if m["events"]]
+        assert arrived == sorted(arrived) and arrived[-1] - arrived[0] > push_s - 2.5
+
+    asyncio.run(scenario())
+    lines = [json.loads(line) for line in events.read_text().splitlines()]
+    seconds = {int(line["t"]) for line in lines}
+    assert seconds >= set(range(int(push_s) - 1)), f"seconds of the push with no event: {sorted(seconds)}"
     _settle(threads_before)
 
 
