@@ -10,6 +10,7 @@ cameras, screen capture and the virtual camera are reported but optional.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import platform
 import sys
 from collections.abc import Callable
@@ -302,6 +303,25 @@ def check_screen() -> Check:
     )
 
 
+def check_window() -> Check:
+    """The overlay window: PyQt6, Qt's platform plugin with its system libraries, and a display."""
+    from overlay.display import display_status, install_hint, missing_platform_libraries, qt_platform_name
+
+    name = "desktop window"
+    if importlib.util.find_spec("PyQt6") is None:
+        return Check(name, False, "PyQt6 is not installed", "pip install 'callshield[live]'", required=False)
+    qpa = qt_platform_name()
+    libraries = missing_platform_libraries(qpa)
+    if libraries:
+        names = ", ".join(f"{library} ({why})" for library, why in libraries)
+        detail = f"Qt's {qpa} platform plugin cannot load: needs {names}"
+        return Check(name, False, detail, install_hint(libraries), required=False)
+    possible, why_not = display_status()
+    if not possible:
+        return Check(name, False, why_not, "monitor runs headless here (JSON Lines)", required=False)
+    return Check(name, True, f"Qt's {qpa} platform plugin loads", required=False)
+
+
 def check_virtual_camera() -> Check:
     """Opens a tiny virtual camera for real; the same reasons and fix as ``callshield vcam`` gives."""
     from realtime.vcam import probe
@@ -318,6 +338,7 @@ def run(args: argparse.Namespace) -> int:
         check_face_models,
         check_mediapipe,
         check_screen,
+        check_window,
         check_virtual_camera,
     ]
     if not args.no_camera:

@@ -62,11 +62,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _window_status(args: argparse.Namespace) -> tuple[bool, str]:
+    """Whether the window opens; a display whose Qt plugin cannot load is an error, not a fallback."""
     if args.headless:
         return False, "--headless"
-    from overlay.display import display_status
+    from overlay.display import display_status, platform_plugin_problem
 
-    return display_status()
+    window, why_not = display_status()
+    problem = platform_plugin_problem() if window else None
+    if problem is not None:
+        raise UserError(problem)  # before Qt can abort the process with its own page of text
+    return window, why_not
 
 
 def run(args: argparse.Namespace) -> int:
