@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 REFERENCE = Path(__file__).parents[1] / "data" / "mediapipe_0.10.21_carphone.json"
+SHIPPED = Path(__file__).parents[2] / "engines" / "weights" / "callshield.onnx"
 
 
 @pytest.fixture(scope="module")
@@ -33,23 +34,39 @@ def frames(carphone_frames: list[np.ndarray]) -> list[np.ndarray]:
 
 @pytest.mark.parametrize("model", ["full", "short"])
 def test_detections_match_mediapipe_0_10_21(model: str, reference: dict, frames: list[np.ndarray]) -> None:
+    from engines.artifact import read_onnx_meta
+    from realtime.crop import align_face, crop_matrix, transform_points
     from realtime.faces import FaceDetector
 
+    spec = read_onnx_meta(SHIPPED).crop  # the shipped model's own crop
     expected = reference["detections"][model]
-    keypoint_error, box_error = [], []
+    keypoint_error, box_error, keypoint_px, crop_px, crop_shift = [], [], [], [], []
     with FaceDetector(model) as detector:
         for frame, want in zip(frames, expected, strict=True):
             got = detector(frame)
             assert len(got) == len(want) == 1
             width = want[0]["box"][2] - want[0]["box"][0]
-            keypoint_error.append(np.abs(got[0].keypoints - np.array(want[0]["keypoints"])).max() / width)
+            want_keypoints = np.array(want[0]["keypoints"], np.float32)
+            keypoint_error.append(np.abs(got[0].keypoints - want_keypoints).max() / width)
             box_error.append(np.abs(got[0].box - np.array(want[0]["box"])).max() / width)
+            keypoint_px.append(np.linalg.norm(got[0].keypoints - want_keypoints, axis=1).mean())
             assert abs(got[0].score - want[0]["score"]) < 0.05
+            # what the model sees: the aligned crop from these keypoints against 0.10.21's
+            ours, theirs = align_face(frame, got[0].keypoints, spec), align_face(frame, want_keypoints, spec)
+            crop_px.append(np.abs(ours.astype(np.int16) - theirs.astype(np.int16)).mean())
+            corners = np.array([[0, 0], [spec.size, 0], [0, spec.size], [spec.size, spec.size]], np.float32)
+            to_frame = np.linalg.inv(np.vstack([crop_matrix(want_keypoints, spec), [0, 0, 1]]))[:2]
+            moved = transform_points(transform_points(corners, to_frame), crop_matrix(got[0].keypoints, spec))
+            crop_shift.append(np.linalg.norm(moved - corners, axis=1).mean())
     api = detector.api
     print(f"{model} ({api}): keypoints mean {np.mean(keypoint_error):.4f} max {np.max(keypoint_error):.4f}"
-          f" of the face width; boxes mean {np.mean(box_error):.4f} max {np.max(box_error):.4f}")  # fmt: skip
+          f" of the face width (mean {np.mean(keypoint_px):.2f} px at 352x288); boxes mean"
+          f" {np.mean(box_error):.4f} max {np.max(box_error):.4f}; {spec.size}-px crop corners move"
+          f" {np.mean(crop_shift):.2f} px (max {np.max(crop_shift):.2f}), pixels differ by"
+          f" {np.mean(crop_px):.2f} of 255 on average")  # fmt: skip
     assert np.mean(keypoint_error) < 0.02 and np.max(keypoint_error) < 0.08
     assert np.mean(box_error) < 0.03 and np.max(box_error) < 0.10
+    assert np.mean(crop_shift) < 1.5
 
 
 def test_face_mesh_matches_mediapipe_0_10_21(reference: dict, frames: list[np.ndarray]) -> None:
