@@ -82,8 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             return _main(argv)
         finally:
-            faces = sys.modules.get("realtime.faces")  # closing its tasks logs: inside the filter
-            if faces is not None:
+            faces = sys.modules.get("realtime.faces")
+            if argv is None and faces is not None:  # the process ends: close while logs are filtered
                 faces.close_open_detectors()
 
 

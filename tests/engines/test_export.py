@@ -7,17 +7,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
-from engines.artifact import ModelFileError, ModelMeta, read_onnx_meta
-from engines.base import load_backend
-from engines.export import CHECKPOINT_KEYS, ExportError, export_onnx, load_checkpoint, save_checkpoint
-from engines.onnx_backend import OnnxBackend
-from engines.torch_backend import TorchBackend
-from realtime.cli import main
-from realtime.crop import CropSpec
-from training.models import DETECTORS, Detector, create_detector
-from training.models.temporal import TemporalConvHead
+torch = pytest.importorskip("torch", reason="export needs PyTorch (pip install 'callshield[train]')")
+
+from engines.artifact import ModelFileError, ModelMeta, read_onnx_meta  # noqa: E402
+from engines.base import load_backend  # noqa: E402
+from engines.export import CHECKPOINT_KEYS, ExportError, export_onnx, load_checkpoint, save_checkpoint  # noqa: E402
+from engines.onnx_backend import OnnxBackend  # noqa: E402
+from engines.torch_backend import TorchBackend  # noqa: E402
+from realtime.cli import main  # noqa: E402
+from realtime.crop import CropSpec  # noqa: E402
+from training.models import DETECTORS, Detector, create_detector  # noqa: E402
+from training.models.temporal import TemporalConvHead  # noqa: E402
 
 SIZE, WINDOW, DIM = 64, 4, 32  # small: registry models accept any input size
 
