@@ -13,7 +13,6 @@ import logging
 import os
 import socket
 import threading
-import uuid
 import weakref
 from dataclasses import asdict
 from pathlib import Path
@@ -71,6 +70,7 @@ class Fleet:
         self.replicas = replicas
         self.num_cpus = num_cpus
         self.provider = "?"
+        self.generation = 0  # encoder restarts so far
         self.started_ray = False
         self._sessions: weakref.WeakSet[RemoteSession] = weakref.WeakSet()
         self._lock = threading.Lock()
@@ -86,35 +86,50 @@ class Fleet:
             common: dict[str, Any] = {
                 "namespace": NAMESPACE,
                 "log_to_driver": False,  # replicas' and actors' logs stay in Ray's session folder
-                "logging_level": logging.WARNING,
+                # serve's output is its own lines and one error: line; Ray's start-up notes stay out
+                "logging_level": logging.ERROR,
             }
             try:
                 if self.address is None:
-                    ray.init(num_cpus=self.num_cpus or os.cpu_count(), include_dashboard=False, **common)
+                    # "local": a new private instance, never a cluster found through $RAY_ADDRESS
+                    ray.init(
+                        address="local",
+                        num_cpus=self.num_cpus or os.cpu_count(),
+                        include_dashboard=False,
+                        **common,
+                    )
                     self.started_ray = True
                 else:
                     ray.init(address=self.address, **common)
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 raise UserError(f"cannot start or join Ray ({first})") from None
+        logging.getLogger("ray.serve").setLevel(logging.WARNING)
         serve.start(
             proxy_location="Disabled", logging_config={"log_level": "WARNING", "enable_access_log": False}
         )
         self._deploy()
         return self
 
-    def _deploy(self, version: str | None = None) -> None:
+    def _deploy(self) -> None:
         from ray import serve
 
         from realtime.fleet.encoder import APP, encoder_app
 
-        app = encoder_app(self.options.model, self.options.backend, self.device, self.replicas, version)
+        app = encoder_app(
+            self.options.model, self.options.backend, self.device, self.replicas, self.generation
+        )
         handle = serve.run(app, name=APP, route_prefix=None)
         self.provider = str(handle.describe.remote().result()["provider"])
 
     def restart_encoder(self) -> None:
-        """Replace every encoder replica (a new version: Serve rolls them); peers wait, then go on."""
-        self._deploy(version=uuid.uuid4().hex[:8])
+        """Replace every encoder replica (the model file is read again); returns once they serve.
+
+        Peers' encoder calls go to the old replicas until the new ones are up, and are retried if
+        a replica goes away under them (:class:`~realtime.fleet.encoder.RemoteEncoderBackend`).
+        """
+        self.generation += 1
+        self._deploy()
 
     def make_session(self) -> RemoteSession:
         """``AnalyseEachPeer``'s factory, called on the peer's own analysis thread.

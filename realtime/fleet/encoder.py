@@ -43,7 +43,8 @@ REPLICA_CPUS = 0.5  # a CPU replica's share of Ray's scheduling (the ONNX sessio
 class EncoderDeployment:
     """One replica: the model's encoder on this replica's device, fed by ``@serve.batch``."""
 
-    def __init__(self, model: str, backend: str, device: str) -> None:
+    def __init__(self, model: str, backend: str, device: str, generation: int = 0) -> None:
+        self.generation = generation  # which restart of the deployment this replica belongs to
         self.backend = load_backend(model, backend=backend, device=device)
         self.backend.warmup()
         self.meter = BatchMeter()
@@ -62,18 +63,26 @@ class EncoderDeployment:
 
         return {**asdict(self.meter.snapshot()), "replica": serve.get_replica_context().replica_id.unique_id}
 
-    def describe(self) -> dict[str, str]:
-        return {"provider": self.backend.provider, "model_version": self.backend.meta.model_version}
+    def describe(self) -> dict[str, Any]:
+        return {
+            "provider": self.backend.provider,
+            "model_version": self.backend.meta.model_version,
+            "generation": self.generation,
+        }
 
 
-def encoder_app(model: str, backend: str, device: str, replicas: int, version: str | None = None) -> Any:
-    """The deployment bound to its arguments, ``replicas`` of it, on CPU or one GPU each."""
+def encoder_app(model: str, backend: str, device: str, replicas: int, generation: int = 0) -> Any:
+    """The deployment bound to its arguments, ``replicas`` of it, on CPU or one GPU each.
+
+    A new ``generation`` changes the replicas' arguments, so Serve replaces them all; with
+    ``max_surge_percent=100`` the new ones start before the old ones stop (no gap while the
+    cluster has room for both).
+    """
     gpu = device in ("cuda", "tensorrt")
     resources = {"num_gpus": 1} if gpu else {"num_cpus": REPLICA_CPUS}
-    options: dict[str, Any] = {"num_replicas": replicas, "ray_actor_options": resources}
-    if version is not None:
-        options["version"] = version
-    return EncoderDeployment.options(**options).bind(model, backend, device)
+    return EncoderDeployment.options(
+        num_replicas=replicas, ray_actor_options=resources, max_surge_percent=100
+    ).bind(model, backend, device, generation)
 
 
 class EncoderUnavailable(RuntimeError):

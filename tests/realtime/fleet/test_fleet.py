@@ -32,7 +32,9 @@ def _counts(path: Path) -> Counter[str]:
 
 
 def _peer_actors() -> list[str]:
-    names = [a["name"] for a in ray.util.list_named_actors(all_namespaces=True) if a["namespace"] == NAMESPACE]
+    names = [
+        a["name"] for a in ray.util.list_named_actors(all_namespaces=True) if a["namespace"] == NAMESPACE
+    ]
     return sorted(n for n in names if n.startswith(ACTOR_PREFIX))
 
 
@@ -81,5 +83,111 @@ def test_two_whip_peers_on_ray_each_get_15_fps_through_one_batched_encoder(
             await pc.close()
         await wait_until(lambda: len(server.server.peers) == 0, timeout=20)
         await wait_until(lambda: _peer_actors() == [], timeout=20)  # actors end with their peers
+
+    asyncio.run(scenario())
+
+
+class Recorder:
+    """Samples each peer's event count every 0.1 s, to find how long a peer went without events."""
+
+    def __init__(self, events: Path) -> None:
+        self.events = events
+        self.samples: list[tuple[float, Counter[str]]] = []
+        self.task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        while True:
+            self.samples.append((time.monotonic(), _counts(self.events)))
+            await asyncio.sleep(0.1)
+
+    def start(self) -> None:
+        self.task = asyncio.get_running_loop().create_task(self._run())
+
+    def longest_stall(self, peer: str, since: float) -> float:
+        """Longest time, from ``since`` to now, during which ``peer`` got no new event."""
+        stall, last_change, last = 0.0, since, None
+        for t, counts in self.samples:
+            if t < since:
+                last = counts[peer]
+                continue
+            if counts[peer] != last:
+                last, last_change = counts[peer], t
+            stall = max(stall, t - last_change)
+        return stall
+
+
+async def _grows(events: Path, peer: str, by: int, timeout: float) -> None:
+    start = _counts(events)[peer]
+    await wait_until(lambda: _counts(events)[peer] >= start + by, timeout=timeout)
+
+
+def _replicas() -> list[tuple[str, str]]:
+    return [
+        (a["name"], a["namespace"])
+        for a in ray.util.list_named_actors(all_namespaces=True)
+        if a["name"].startswith("SERVE_REPLICA")
+    ]
+
+
+def test_a_killed_actor_an_encoder_restart_and_a_leaving_peer_never_stop_the_other_peer(
+    ray_server, fleet, clip_640: list[np.ndarray]
+) -> None:
+    server, events = ray_server()
+
+    async def scenario() -> None:
+        pcs, (a, b) = await _publish_two(server.url, clip_640, events)
+        recorder = Recorder(events)
+        recorder.start()
+
+        # 1. kill peer a's actor mid-run: a replacement takes over and a's events resume
+        killed_at = time.monotonic()
+        frame_at_kill = max(line["frame"] for line in _lines(events) if line["peer"] == a)
+        ray.kill(ray.get_actor(f"{ACTOR_PREFIX}-{a}-1", namespace=NAMESPACE))
+        await wait_until(lambda: f"{ACTOR_PREFIX}-{a}-2" in _peer_actors(), timeout=30)
+        await _grows(events, a, 30, timeout=60)
+        after = [line for line in _lines(events) if line["peer"] == a and line["frame"] > frame_at_kill]
+        assert after and after[-1]["track_id"] >= 1  # new tracks, numbering of frames carried on
+        assert _peer_actors() == sorted([f"{ACTOR_PREFIX}-{a}-2", f"{ACTOR_PREFIX}-{b}-1"])
+        stall_b_kill = recorder.longest_stall(b, killed_at)
+        print(
+            f"peer a's actor killed: a resumed after the replacement; b's longest stall {stall_b_kill:.2f} s"
+        )
+        assert stall_b_kill < 3.0  # b never waited on a's replacement (only on the shared cores)
+
+        # 2. a rolling restart of the encoder deployment (a new version): both peers go on
+        restarted_at = time.monotonic()
+        old_replicas = _replicas()
+        await asyncio.to_thread(fleet.restart_encoder)
+        assert not set(_replicas()) & set(old_replicas)  # every replica was replaced
+        await _grows(events, a, 30, timeout=60)
+        await _grows(events, b, 30, timeout=60)
+        print(
+            f"encoder restarted: longest stalls a {recorder.longest_stall(a, restarted_at):.2f} s, "
+            f"b {recorder.longest_stall(b, restarted_at):.2f} s"
+        )
+        # new replicas start before the old ones stop: a rolling restart is no outage (~0.2 s measured)
+        assert max(recorder.longest_stall(p, restarted_at) for p in (a, b)) < 3.0
+
+        # 3. the encoder's replica is killed outright: Serve starts another, both peers go on
+        ((name, namespace),) = _replicas()
+        replica_killed_at = time.monotonic()
+        ray.kill(ray.get_actor(name, namespace=namespace))
+        await _grows(events, a, 30, timeout=90)
+        await _grows(events, b, 30, timeout=90)
+        assert [n for n, _ in _replicas()] != [name]  # a new replica serves now
+        print(
+            f"replica killed: longest stalls a {recorder.longest_stall(a, replica_killed_at):.2f} s, "
+            f"b {recorder.longest_stall(b, replica_killed_at):.2f} s"
+        )
+        assert len(server.server.peers) == 2  # no peer was ended by any of it
+
+        # 4. peer a leaves (WHIP DELETE): its actor goes, b carries on
+        await pcs[0].close()
+        await wait_until(lambda: len(server.server.peers) == 1, timeout=20)
+        await wait_until(lambda: _peer_actors() == [f"{ACTOR_PREFIX}-{b}-1"], timeout=20)
+        await _grows(events, b, 30, timeout=20)
+        recorder.task.cancel()
+        await pcs[1].close()
+        await wait_until(lambda: len(server.server.peers) == 0, timeout=20)
 
     asyncio.run(scenario())
