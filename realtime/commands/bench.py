@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from realtime.commands.common import add_model_arguments, check_model_arguments, load_session
 from realtime.commands.serve import add_ray_arguments, check_ray_arguments
@@ -132,6 +134,7 @@ def run_webrtc(args: argparse.Namespace) -> int:
     from realtime.webrtc.bench import format_webrtc, run_webrtc_bench
     from realtime.webrtc.runner import freeze_startup_heap
 
+    make_session: Callable[[], Any]  # a DetectorSession, or a RemoteSession standing in for one
     if args.ray is None:
         first, make_session = peer_session_factory(args)
         meter = BatchMeter()

@@ -18,7 +18,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from realtime.commands.common import add_model_arguments, check_model_arguments, load_session
 from realtime.errors import UserError
@@ -125,7 +125,7 @@ def peer_session_factory(args: argparse.Namespace) -> tuple[DetectorSession, Cal
     """Load the model once (a bad ``--model`` fails here, in one line) and a factory of sessions
     that share it: each peer gets its own face detector, tracker and risk state."""
     first = load_session(args)
-    first.detector.close()  # each peer makes its own
+    first.close()  # its face detectors: each peer makes its own (left open, one crashed at exit)
 
     def make_session() -> DetectorSession:
         from realtime.session import DetectorSession, make_face_detector
@@ -140,7 +140,7 @@ def peer_session_factory(args: argparse.Namespace) -> tuple[DetectorSession, Cal
     return first, make_session
 
 
-def fleet_session_factory(args: argparse.Namespace) -> tuple[Fleet, Callable[[], object]]:
+def fleet_session_factory(args: argparse.Namespace) -> tuple[Fleet, Callable[[], Any]]:
     """``--ray``: check the model here (a bad ``--model`` is one line), then start or join Ray and
     deploy the encoder; the factory gives each peer a session whose work runs on its own actor."""
     from engines import ModelFileError, load_backend
@@ -176,6 +176,7 @@ def run(args: argparse.Namespace) -> int:
     from realtime.webrtc.server import ServerConfig, SignallingServer
 
     fleet: Fleet | None = None
+    make_session: Callable[[], Any]  # a DetectorSession, or a RemoteSession standing in for one
     if args.ray is None:
         first, make_session = peer_session_factory(args)
         model, where = first.meta.model_version, first.provider
@@ -189,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
     if is_loopback(config.host):
         include_loopback_candidates()
     event_log = EventLog(args.events) if args.events is not None else None
-    server = SignallingServer(config, AnalyseEachPeer(make_session, event_log))  # type: ignore[arg-type]
+    server = SignallingServer(config, AnalyseEachPeer(make_session, event_log))
 
     def ready(port: int) -> None:
         url = config.url(port)

@@ -96,6 +96,9 @@ class Fleet:
                         address="local",
                         num_cpus=self.num_cpus or os.cpu_count(),
                         include_dashboard=False,
+                        # Ray starts workers at nice 15; here they share the cores with the front and
+                        # its peers' decoders, and a niced analysis loses every frame to them
+                        _system_config={"worker_niceness": 0},
                         **common,
                     )
                     self.started_ray = True
@@ -178,9 +181,7 @@ class Fleet:
         if not ray.is_initialized():
             return
         try:
-            serve.delete(APP)
-            if self.started_ray:
-                serve.shutdown()
+            serve.delete(APP)  # a local Ray's own Serve controller goes with ray.shutdown()
         except Exception as exc:  # the cluster went away first: nothing left to remove
             log.warning("could not remove the encoder deployment: %s", exc)
         if self.started_ray:

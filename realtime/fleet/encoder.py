@@ -80,7 +80,7 @@ def encoder_app(model: str, backend: str, device: str, replicas: int, generation
     """
     gpu = device in ("cuda", "tensorrt")
     resources = {"num_gpus": 1} if gpu else {"num_cpus": REPLICA_CPUS}
-    return EncoderDeployment.options(
+    return EncoderDeployment.options(  # type: ignore[attr-defined]
         num_replicas=replicas, ray_actor_options=resources, max_surge_percent=100
     ).bind(model, backend, device, generation)
 
