@@ -134,12 +134,14 @@ class TorchEncoder(Backend):
 
 
 def timed(run: Callable[[], object], seconds: float, sync: Callable[[], None] = lambda: None) -> float:
-    """Seconds per call of ``run``: after 2 warm-up calls, calls for ``seconds`` (at least 3)."""
-    for _ in range(2):
-        run()
+    """Seconds per call of ``run``: after a warm-up call, calls for ``seconds`` (at least 2).
+
+    Models are warmed (and graphs captured) before this: one call more settles allocators.
+    """
+    run()
     sync()
     calls, start = 0, time.perf_counter()
-    while calls < 3 or time.perf_counter() - start < seconds:
+    while calls < 2 or time.perf_counter() - start < seconds:
         run()
         calls += 1
         if calls % 16 == 0:

@@ -6,8 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 
 pytest.importorskip("ray", reason="serve --ray needs Ray Serve (pip install 'callshield[fleet]')")
@@ -33,12 +31,6 @@ def fleet() -> Iterator[Fleet]:
     fleet = Fleet(options, meta, num_cpus=2).start()
     yield fleet
     fleet.close()
-
-
-@pytest.fixture(scope="session")
-def clip_640(carphone_frames: list[np.ndarray]) -> list[np.ndarray]:
-    """carphone at 640x480, the size the page and the WebRTC bench send."""
-    return [cv2.resize(f, (640, 480), interpolation=cv2.INTER_LINEAR) for f in carphone_frames]
 
 
 @pytest.fixture

@@ -3,25 +3,20 @@ of its own, a WHIP publisher, its events file, Ctrl-C)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import aiohttp
-import cv2
 import numpy as np
 import pytest
 
 from realtime.cli import main
 from realtime.events import FaceEvent
-from tests.realtime.webrtc.peers_helper import ClipTrack, whip_publish
-from tests.realtime.webrtc.test_cli import _spawn, _wait_for_line
+from tests.realtime.webrtc.test_cli import serve_one_publisher
 
 REPO = Path(__file__).parents[3]
 
@@ -80,40 +75,14 @@ def test_ray_flag_without_ray_installed_names_the_install_command(verb: list[str
 
 
 def test_serve_ray_runs_a_whip_publisher_on_its_own_local_ray_and_stops_on_ctrl_c(
-    tmp_path: Path, carphone_frames: list[np.ndarray]
+    tmp_path: Path, clip_640: list[np.ndarray]
 ) -> None:
-    clip = [cv2.resize(f, (640, 480), interpolation=cv2.INTER_LINEAR) for f in carphone_frames]
     events = tmp_path / "events.jsonl"
-    proc = _spawn("serve", "--ray", "--port", "0", "--events", str(events))
-    try:
-        found = _wait_for_line(
-            proc, r"serving (http://127\.0\.0\.1:\d+)/ \(page\).* on (a local Ray.*); Ctrl-C"
-        )
-        url = found[1]
-        assert "1 encoder replica(s) on CPUExecutionProvider" in found[2]
-
-        async def publish() -> str:
-            pc, location = await whip_publish(f"{url}/whip", ClipTrack(clip))
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and (
-                not events.exists() or len(events.read_text().splitlines()) < 30
-            ):
-                await asyncio.sleep(0.1)
-            async with aiohttp.ClientSession() as http, http.delete(url + location) as r:
-                assert r.status == 200
-            await pc.close()
-            return location.rsplit("/", 1)[1]
-
-        session = asyncio.run(publish())
-        lines = [json.loads(line) for line in events.read_text().splitlines()]
-        assert len(lines) >= 30 and {line["peer"] for line in lines} == {session}
-        assert FaceEvent.from_dict(lines[-1]).track_id == 1
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, err
+    found, err = serve_one_publisher(
+        ["--ray", "--events", str(events)], clip_640, events, 30, ".* on (a local Ray.*); Ctrl-C"
+    )
+    assert "1 encoder replica(s) on CPUExecutionProvider" in found[2]
+    assert FaceEvent.from_dict(json.loads(events.read_text().splitlines()[-1])).track_id == 1
     assert "stopped; 1 peers served" in err and "Traceback" not in err
     assert [line for line in err.splitlines() if line.strip()] == [
         line for line in err.splitlines() if line.startswith(("serving ", "stopped; "))
