@@ -78,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.webrtc:
         return run_webrtc(args)
+    if args.ray is not None:
+        raise UserError("--ray is for --webrtc: it runs the server's peers on Ray")
     if args.frames < 1:
         raise UserError("--frames must be at least 1")
     if args.warmup is not None and args.warmup < 0:

@@ -109,6 +109,8 @@ def check_arguments(args: argparse.Namespace) -> None:
 def check_ray_arguments(args: argparse.Namespace) -> None:
     """With ``--ray``: Ray importable, a sane replica count, an address that answers."""
     if args.ray is None:
+        if args.replicas != 1:
+            raise UserError("--replicas is for --ray (encoder replicas on Ray Serve)")
         return
     from realtime.fleet import require_ray
 

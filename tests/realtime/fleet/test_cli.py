@@ -32,6 +32,8 @@ def _closed_port() -> int:
     ("argv", "message"),
     [
         (["serve", "--ray", "--replicas", "0"], "--replicas must be at least 1"),
+        (["serve", "--replicas", "2"], "--replicas is for --ray"),
+        (["bench", "--ray"], "--ray is for --webrtc"),
         (["serve", "--ray", "127.0.0.1:notaport"], "expected HOST:PORT"),
         (["serve", "--ray", "127.0.0.1:{closed}"], "no Ray cluster answers at 127.0.0.1:{closed}"),
         (
