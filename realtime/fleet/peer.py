@@ -62,8 +62,12 @@ class PeerActor:
     def ready(self) -> str:
         return self.session.provider
 
-    def process(self, frame: np.ndarray, t: float, index: int) -> tuple[list[FaceEvent], dict[str, float]]:
+    def process(
+        self, frame: np.ndarray, t: float, index: int, new_segment: bool = False
+    ) -> tuple[list[FaceEvent], dict[str, float]]:
         self.session.frame_index = index  # a replacement actor continues the stream's numbering
+        if new_segment:
+            self.session.start_segment()
         events = self.session.process(frame, t)
         return events, self.session.last_times.as_dict()
 
@@ -85,6 +89,7 @@ class RemoteSession:
         self.frame_index = 0
         self.last_times = StageTimes()
         self.replacements = 0
+        self._new_segment = False
         self._generation = 0
         self._lock = threading.Lock()
         self.provider = ""
@@ -109,8 +114,14 @@ class RemoteSession:
             ) from None
         return actor
 
+    def start_segment(self) -> None:
+        """The stream's clock restarted: the actor forgets its tracks with the next frame (no extra
+        round trip)."""
+        self._new_segment = True
+
     def process(self, frame: np.ndarray, t: float) -> list[FaceEvent]:
-        ref = self._actor.process.remote(frame, t, self.frame_index)
+        new_segment, self._new_segment = self._new_segment, False
+        ref = self._actor.process.remote(frame, t, self.frame_index, new_segment)
         try:
             events, times = ray.get(ref, timeout=PROCESS_TIMEOUT_S)
         except ray.exceptions.RayActorError as exc:
@@ -118,6 +129,7 @@ class RemoteSession:
             with self._lock:
                 self._actor = self._spawn()
                 self.replacements += 1
+            # a fresh actor has no tracks: no segment to start
             events, times = ray.get(
                 self._actor.process.remote(frame, t, self.frame_index), timeout=PROCESS_TIMEOUT_S
             )

@@ -191,3 +191,39 @@ def test_a_killed_actor_an_encoder_restart_and_a_leaving_peer_never_stop_the_oth
         await wait_until(lambda: len(server.server.peers) == 0, timeout=20)
 
     asyncio.run(scenario())
+
+
+def test_a_remote_session_gives_the_events_a_local_session_gives_segments_included(
+    fleet, clip_640: list[np.ndarray]
+) -> None:
+    """The actor runs the project's own DetectorSession: same frames in, same events out, and a
+    new time segment forgets the tracks on both alike."""
+    from realtime.session import DetectorSession
+
+    remote = fleet.make_session()
+    local = DetectorSession.load(None)
+    try:
+        frames = clip_640[:30]
+        got: list[tuple[list, list]] = []
+        for i, frame in enumerate(frames):
+            if i == 20:  # the sender's clock restarted: both sessions start a new segment
+                remote.start_segment()
+                local.start_segment()
+            got.append((remote.process(frame, i / 30), local.process(frame, i / 30)))
+        assert remote.frame_index == local.frame_index == len(frames)
+        for far, near in got:
+            assert [e.track_id for e in far] == [e.track_id for e in near]
+            assert [e.state for e in far] == [e.state for e in near]
+            for a, b in zip(far, near, strict=True):
+                assert np.allclose(a.box, b.box) and a.frame == b.frame
+                assert (a.p_fake is None) == (b.p_fake is None)
+                if a.p_fake is not None:
+                    assert abs(a.p_fake - b.p_fake) < 1e-4  # same model, the encoder on a replica
+        # the window (8 features, one every 2nd frame) was full and scored before the new segment,
+        # and empty again after it: the actor forgot its tracks' windows
+        assert got[19][0][0].p_fake is not None
+        assert all(event.p_fake is None for far, _ in got[20:] for event in far)
+        assert remote.last_times.detect > 0 and remote.provider.startswith("Ray Serve")
+    finally:
+        remote.close()
+        local.close()
