@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from engines.artifact import ModelMeta, default_model_path, read_onnx_meta
+from engines.artifact import METADATA_KEY, ModelMeta, default_model_path, read_onnx_meta
 from engines.base import Backend
 
 BATCHES = (1, 9, 64)
@@ -47,6 +47,17 @@ GRAPH_SIZES = (1, 2, 4, 9, 16, 32, 64)  # captured once each; a batch runs on th
 TARGETS = {"encoder_faces_per_s_b64": 20000.0, "e2e_1face_p99_ms": 10.0, "streams_per_gpu_30fps": 72.0}
 FPS = 30.0
 RESULT = "gpu_check.json"
+
+
+def read_meta(path: Path) -> ModelMeta:
+    """The model's metadata, through ``onnx`` where it is installed, else through ONNX Runtime
+    (a GPU machine may have onnxruntime and torch but not the ``onnx`` package)."""
+    if importlib.util.find_spec("onnx") is not None:
+        return read_onnx_meta(path)
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return ModelMeta.from_json(session.get_modelmeta().custom_metadata_map[METADATA_KEY])
 
 
 class TorchEncoder(Backend):
@@ -74,7 +85,7 @@ class TorchEncoder(Backend):
 
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu") -> TorchEncoder:
-        return cls(read_onnx_meta(path), device)
+        return cls(read_meta(Path(path)), device)
 
     def _capture(self) -> None:
         """One CUDA graph per size in :data:`GRAPH_SIZES`: a replay is one launch, not ~100 kernels."""
@@ -305,7 +316,7 @@ def run(
     """Everything above, written to ``out/gpu_check.json`` (also returned)."""
     started = time.perf_counter()
     model = model or default_model_path()
-    meta = read_onnx_meta(model)
+    meta = read_meta(model)
     results: dict[str, Any] = {
         "environment": environment(device),
         "model": {
