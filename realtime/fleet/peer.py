@@ -71,9 +71,6 @@ class PeerActor:
         events = self.session.process(frame, t)
         return events, self.session.last_times.as_dict()
 
-    def close(self) -> None:
-        self.session.close()
-
 
 class RemoteSession:
     """The part of :class:`DetectorSession` the pipeline uses, with the work on a :class:`PeerActor`.
@@ -138,7 +135,7 @@ class RemoteSession:
         return list(events)
 
     def close(self) -> None:
-        """End the actor (the peer left); its detectors close with its process."""
+        """End the actor (the peer left): ``ray.kill`` ends its process, and its detectors with it."""
         with self._lock:
             try:
                 ray.kill(self._actor)
