@@ -19,8 +19,9 @@ def _check_encoder(entry: dict, precision: str) -> None:
     for n in BATCHES:
         point = entry["batches"][str(n)]
         assert point["faces_per_s"] > 0 and point["host_faces_per_s"] > 0
-        # faces/s is the batch over its own time: the two fields must agree
-        assert point["faces_per_s"] == pytest.approx(n / (point["ms_per_batch"] / 1000), rel=0.01)
+        # faces/s is the batch over its own time: the two fields agree up to their rounding (0.1
+        # faces/s matters when a loaded CPU takes seconds for a batch of 64)
+        assert point["faces_per_s"] == pytest.approx(n / (point["ms_per_batch"] / 1000), rel=0.01, abs=0.06)
 
 
 def test_cpu_path_measures_both_backends_end_to_end_and_writes_the_json(tmp_path: Path, capsys) -> None:
