@@ -7,6 +7,10 @@ this very module (DESIGN.md, "Face crop" contract).
 Convention: frames are ``uint8`` RGB arrays ``(H, W, 3)``; keypoints are pixel ``(x, y)`` in the
 order MediaPipe's face detector reports them: right eye, left eye, nose tip, mouth centre (the
 person's right eye appears on the image's left in an unmirrored frame). Extra keypoints are ignored.
+
+OpenCV is imported by :func:`align_face` only: :class:`CropSpec` is part of every model's metadata,
+so ``engines`` imports this module, and ``python -m engines.gpu_check`` must start on a GPU machine
+that has torch and numpy but no OpenCV.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 
-import cv2
 import numpy as np
 
 # Where the four alignment keypoints land in a crop of side 1.0 at scale 1.0. Chosen so that the
@@ -99,6 +102,8 @@ def align_face(frame: np.ndarray, keypoints: np.ndarray, spec: CropSpec) -> np.n
     Pixels outside the frame are black, so a face partly off-frame looks like that to the model
     both in training and at run time.
     """
+    import cv2
+
     matrix = crop_matrix(keypoints, spec)
     return cv2.warpAffine(
         frame, matrix, (spec.size, spec.size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT

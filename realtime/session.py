@@ -214,9 +214,24 @@ class DetectorSession:
             loaded.warmup()
         except ModelFileError as exc:
             raise UserError(str(exc)) from None
+        return cls.from_backend(loaded, detector_model, detect_tiles, detect_every)
+
+    @classmethod
+    def from_backend(
+        cls,
+        backend: Any,
+        detector_model: str = "full",
+        detect_tiles: int | str = AUTO_TILES,
+        detect_every: int = 1,
+    ) -> DetectorSession:
+        """A session around an already loaded backend, with its own warmed-up face detectors.
+
+        For backends that are not a model file on this machine, such as ``serve --ray``'s
+        encoder on a Ray Serve deployment (:mod:`realtime.fleet`).
+        """
         detect_tiles = check_detect_tiles(detect_tiles)
         return cls(
-            loaded,
+            backend,
             detector=make_face_detector(detector_model),
             detect_tiles=detect_tiles,
             detect_every=detect_every,

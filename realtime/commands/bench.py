@@ -6,16 +6,21 @@ face at 640x480, or a 2x2 / 3x3 call gallery at 1280x720), and reports p50/p95/p
 description of the machine, so numbers from different machines can be compared.
 
 ``--webrtc`` measures the ``serve`` path instead: headless Chromium pages send 640x480 at 30 fps
-over WebRTC on loopback, and the figures are the page's (see :mod:`realtime.webrtc.bench`).
+over WebRTC on loopback, and the figures are the page's (see :mod:`realtime.webrtc.bench`);
+with ``--ray`` the server runs ``serve --ray``'s way (:mod:`realtime.fleet`) and the encoder's
+mean batch size comes from its deployment.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from realtime.commands.common import add_model_arguments, check_model_arguments, load_session
+from realtime.commands.serve import add_ray_arguments, check_ray_arguments
 from realtime.errors import UserError
 
 
@@ -62,6 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     webrtc.add_argument(
         "--settle", type=float, default=10.0, metavar="S", help="warm-up before measuring (default 10)"
     )
+    add_ray_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.webrtc:
         return run_webrtc(args)
+    if args.ray is not None:
+        raise UserError("--ray is for --webrtc: it runs the server's peers on Ray")
     if args.frames < 1:
         raise UserError("--frames must be at least 1")
     if args.warmup is not None and args.warmup < 0:
@@ -111,6 +119,7 @@ def run_webrtc(args: argparse.Namespace) -> int:
     if args.seconds <= 0 or args.settle < 0:
         raise UserError("--seconds must be positive and --settle 0 or more")
     check_model_arguments(args)
+    check_ray_arguments(args)
     if args.json is not None and args.json.is_dir():
         raise UserError(f"--json {args.json} is a folder; give a file name")
     try:
@@ -122,15 +131,31 @@ def run_webrtc(args: argparse.Namespace) -> int:
         ) from None
     from realtime.atomic import write_json_atomic
     from realtime.bench import machine_description
-    from realtime.commands.serve import peer_session_factory
+    from realtime.commands.serve import fleet_session_factory, peer_session_factory
+    from realtime.fleet.meter import BatchMeter, MeteredBackend
     from realtime.webrtc.bench import format_webrtc, run_webrtc_bench
     from realtime.webrtc.runner import freeze_startup_heap
 
-    first, make_session = peer_session_factory(args)
+    make_session: Callable[[], Any]  # a DetectorSession, or a RemoteSession standing in for one
+    if args.ray is None:
+        first, make_session = peer_session_factory(args)
+        meter = BatchMeter()
+        first.backend = MeteredBackend(first.backend, meter)  # the peers' shared encoder, metered
+        counts, provider, model, close = meter.snapshot, first.provider, first.meta.model_version, None
+    else:
+        fleet, make_session = fleet_session_factory(args)
+        counts, provider, model, close = fleet.counts, fleet.provider, fleet.meta.model_version, fleet.close
     freeze_startup_heap()  # as serve does
-    summary = run_webrtc_bench(make_session, peers=args.peers, seconds=args.seconds, settle_s=args.settle)
-    summary["machine"] = machine_description(first.provider)
-    summary["model"] = first.meta.model_version
+    try:
+        summary = run_webrtc_bench(
+            make_session, peers=args.peers, seconds=args.seconds, settle_s=args.settle, encoder_counts=counts
+        )
+    finally:
+        if close is not None:
+            close()
+    summary["analysis"] = "in-process" if args.ray is None else f"Ray ({args.replicas} encoder replica(s))"
+    summary["machine"] = machine_description(provider)
+    summary["model"] = model
     summary["command"] = (
         "callshield " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["bench"] else "callshield bench --webrtc"
     )

@@ -5,6 +5,10 @@ and a gauge per face; or point OBS (Settings > Stream > WHIP) at ``/whip``. Ever
 own detector session on its own thread; ``--events`` collects WHIP sessions' events as JSON
 Lines. Binding beyond this machine (``--host``) needs ``--token``. Ctrl-C stops and closes every
 peer.
+
+``--ray [ADDRESS]`` keeps this front as it is and moves the analysis onto Ray
+(:mod:`realtime.fleet`): a Ray actor per peer, and one Ray Serve encoder deployment batching every
+stream's crops (``--replicas`` of it; GPU replicas with ``--device cuda``).
 """
 
 from __future__ import annotations
@@ -14,12 +18,13 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from realtime.commands.common import add_model_arguments, check_model_arguments, load_session
 from realtime.errors import UserError
 
 if TYPE_CHECKING:
+    from realtime.fleet.cluster import Fleet
     from realtime.session import DetectorSession
 
 TOKEN_ENV = "CALLSHIELD_TOKEN"  # realtime.webrtc.auth.TOKEN_ENV, repeated to keep this import light
@@ -54,6 +59,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="peers connected at once; more get 503 (default 4)",
     )
     add_model_arguments(parser)
+    add_ray_arguments(parser)
+
+
+def add_ray_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--ray [ADDRESS]`` and ``--replicas``, shared with ``bench --webrtc``."""
+    group = parser.add_argument_group(
+        "Ray", "--ray: each peer's analysis on a Ray actor (pip install 'callshield[fleet]')"
+    )
+    group.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        default=None,
+        metavar="ADDRESS",
+        help="run each peer's tracking on a Ray actor and the encoder as one Ray Serve deployment "
+        "batching all streams; alone: a local Ray on this machine; ADDRESS (HOST:PORT or auto): "
+        "join that running cluster",
+    )
+    group.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        metavar="N",
+        help="encoder replicas with --ray (default 1; each takes a GPU with --device cuda)",
+    )
 
 
 def check_arguments(args: argparse.Namespace) -> None:
@@ -73,13 +103,31 @@ def check_arguments(args: argparse.Namespace) -> None:
             raise UserError(f"--events: folder {args.events.parent} does not exist")
     check_model_arguments(args)
     check_bind(args.host, args.token)
+    check_ray_arguments(args)
+
+
+def check_ray_arguments(args: argparse.Namespace) -> None:
+    """With ``--ray``: Ray importable, a sane replica count, an address that answers."""
+    if args.ray is None:
+        if args.replicas != 1:
+            raise UserError("--replicas is for --ray (encoder replicas on Ray Serve)")
+        return
+    from realtime.fleet import require_ray
+
+    require_ray()
+    if args.replicas < 1:
+        raise UserError("--replicas must be at least 1")
+    if args.ray != "local":
+        from realtime.fleet.cluster import check_address
+
+        check_address(args.ray)
 
 
 def peer_session_factory(args: argparse.Namespace) -> tuple[DetectorSession, Callable[[], DetectorSession]]:
     """Load the model once (a bad ``--model`` fails here, in one line) and a factory of sessions
     that share it: each peer gets its own face detector, tracker and risk state."""
     first = load_session(args)
-    first.detector.close()  # each peer makes its own
+    first.close()  # its face detectors: each peer makes its own (left open, one crashed at exit)
 
     def make_session() -> DetectorSession:
         from realtime.session import DetectorSession, make_face_detector
@@ -92,6 +140,22 @@ def peer_session_factory(args: argparse.Namespace) -> tuple[DetectorSession, Cal
         )
 
     return first, make_session
+
+
+def fleet_session_factory(args: argparse.Namespace) -> tuple[Fleet, Callable[[], Any]]:
+    """``--ray``: check the model here (a bad ``--model`` is one line), then start or join Ray and
+    deploy the encoder; the factory gives each peer a session whose work runs on its own actor."""
+    from engines import ModelFileError, load_backend
+    from realtime.fleet.cluster import Fleet, model_options
+
+    options = model_options(args.model, getattr(args, "backend", "auto"), args.tiles, args.detect_every)
+    try:
+        meta = load_backend(options.model, backend=options.backend, device="cpu").meta
+    except ModelFileError as exc:
+        raise UserError(str(exc)) from None
+    address = None if args.ray == "local" else args.ray
+    fleet = Fleet(options, meta, address=address, device=args.device, replicas=args.replicas).start()
+    return fleet, fleet.make_session
 
 
 def run(args: argparse.Namespace) -> int:
@@ -113,7 +177,16 @@ def run(args: argparse.Namespace) -> int:
     from realtime.webrtc.runner import freeze_startup_heap, run_until_cancelled
     from realtime.webrtc.server import ServerConfig, SignallingServer
 
-    first, make_session = peer_session_factory(args)
+    fleet: Fleet | None = None
+    make_session: Callable[[], Any]  # a DetectorSession, or a RemoteSession standing in for one
+    if args.ray is None:
+        first, make_session = peer_session_factory(args)
+        model, where = first.meta.model_version, first.provider
+    else:
+        fleet, make_session = fleet_session_factory(args)
+        cluster = "a local Ray" if fleet.started_ray else f"the Ray cluster at {args.ray}"
+        model = fleet.meta.model_version
+        where = f"{cluster} (a peer actor each, {args.replicas} encoder replica(s) on {fleet.provider})"
     freeze_startup_heap()
     config = ServerConfig(host=args.host, port=args.port, token=args.token, max_peers=args.max_peers)
     if is_loopback(config.host):
@@ -125,8 +198,7 @@ def run(args: argparse.Namespace) -> int:
         url = config.url(port)
         fragment = "#token=<your token>" if config.token else ""
         print(
-            f"serving {url}/{fragment} (page) and {url}/whip (WHIP) with {first.meta.model_version} "
-            f"on {first.provider}; Ctrl-C stops",
+            f"serving {url}/{fragment} (page) and {url}/whip (WHIP) with {model} on {where}; Ctrl-C stops",
             file=sys.stderr,
             flush=True,
         )
@@ -138,5 +210,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if event_log is not None:
             event_log.close()
+        if fleet is not None:
+            fleet.close()
     print(f"stopped; {server.answered} peers served", file=sys.stderr)
     return 0

@@ -102,8 +102,13 @@ def run_webrtc_bench(
     settle_s: float = 10.0,
     sample_every_s: float = 1.0,
     progress: Callable[[float], None] | None = None,
+    encoder_counts: Callable[[], Any] | None = None,
 ) -> dict[str, Any]:
-    """Run ``peers`` pages against a fresh server for ``settle_s`` + ``seconds``; return the figures."""
+    """Run ``peers`` pages against a fresh server for ``settle_s`` + ``seconds``; return the figures.
+
+    ``encoder_counts``: a snapshot of the encoder's :class:`~realtime.fleet.meter.BatchCounts`,
+    taken at the window's start and end for its mean batch size.
+    """
     from realtime.webrtc import browser
     from realtime.webrtc.analysis import AnalyseEachPeer
     from realtime.webrtc.ice import include_loopback_candidates
@@ -166,6 +171,7 @@ def run_webrtc_bench(
                 run.server_ms.clear()
                 run.sizes.clear()
                 run.messages_start, run.received_start, run.dropped_start = counters(run)
+            encoder_start = encoder_counts() if encoder_counts is not None else None
             start = time.monotonic()
             while (elapsed := time.monotonic() - start) < seconds:
                 time.sleep(min(sample_every_s, max(0.0, seconds - elapsed)))
@@ -175,6 +181,9 @@ def run_webrtc_bench(
             duration = time.monotonic() - start
             for run in runs:
                 run.messages_end, run.received_end, run.dropped_end = counters(run)
+            encoder = None
+            if encoder_counts is not None and encoder_start is not None:
+                encoder = encoder_counts().since(encoder_start).summary()
             gc.collect()  # after the window, for the same reason
             live_end = memory_mb()[1]
         finally:
@@ -182,7 +191,10 @@ def run_webrtc_bench(
                 with contextlib.suppress(Exception):  # a crashed browser is already gone
                     run.driver.quit()
             server.stop()
-    return _figures(runs, rss, (live_start, live_end), duration, peers, seconds, settle_s, load_start)
+    figures = _figures(runs, rss, (live_start, live_end), duration, peers, seconds, settle_s, load_start)
+    if encoder is not None:
+        figures["encoder"] = encoder
+    return figures
 
 
 def _figures(
@@ -276,6 +288,14 @@ def format_webrtc(summary: dict[str, Any]) -> str:
         f"{m['anon_min_mb']:.0f}-{m['anon_max_mb']:.0f} MB, "
         f"resident {m['rss_min_mb']:.0f}-{m['rss_max_mb']:.0f} MB ({m['samples']} samples)"
     )
+    if "encoder" in summary:
+        e = summary["encoder"]
+        lines.append(
+            f"encoder ({summary.get('analysis', 'in-process')}): "
+            f"mean batch {e['mean_batch']:.2f} crops per call, "
+            f"{e['mean_requests_per_call']:.2f} frames' requests per call, {e['calls']} calls, "
+            f"{e['busy_s']:.1f} s busy"
+        )
     met = ", ".join(f"{k} {'met' if v else 'NOT met'}" for k, v in summary["met"].items())
     lines.append(f"targets: {met}")
     machine = summary.get("machine", {})

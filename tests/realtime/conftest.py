@@ -73,3 +73,21 @@ def clips(tmp_path_factory: pytest.TempPathFactory, carphone_frames: list[np.nda
         "too_dark": write_video(folder / "too_dark.mp4", tint(carphone_frames[:40], gain=0.25)),
         "noise": write_video(folder / "noise.mp4", noise_frames(30)),
     }
+
+
+def _scaled(frames: list[np.ndarray], size: tuple[int, int]) -> list[np.ndarray]:
+    import cv2
+
+    return [cv2.resize(f, size, interpolation=cv2.INTER_LINEAR) for f in frames]
+
+
+@pytest.fixture(scope="session")
+def clip_320(carphone_frames: list[np.ndarray]) -> list[np.ndarray]:
+    """carphone at 320x240: a real face, cheap enough to encode in-process at 30 fps."""
+    return _scaled(carphone_frames, (320, 240))
+
+
+@pytest.fixture(scope="session")
+def clip_640(carphone_frames: list[np.ndarray]) -> list[np.ndarray]:
+    """carphone at 640x480, the size the page and the WebRTC bench send."""
+    return _scaled(carphone_frames, (640, 480))

@@ -6,8 +6,6 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 
 pytest.importorskip("aiohttp", reason="the WebRTC server needs aiohttp (pip install 'callshield[live]')")
@@ -35,12 +33,6 @@ def make_session() -> Iterator[Callable[[], object]]:
 
     yield make
     first.close()
-
-
-@pytest.fixture(scope="session")
-def clip_320(carphone_frames: list[np.ndarray]) -> list[np.ndarray]:
-    """carphone at 320x240: a real face, cheap enough to encode in-process at 30 fps."""
-    return [cv2.resize(f, (320, 240), interpolation=cv2.INTER_LINEAR) for f in carphone_frames]
 
 
 @pytest.fixture

@@ -189,3 +189,19 @@ def server_tasks_settle(server: Any, expected: int, timeout: float = 5.0) -> boo
             return False
         time.sleep(0.05)
     return True
+
+
+async def publish_until_events(url: str, clip: list[np.ndarray], events: Any, lines: int) -> str:
+    """Publish ``clip`` to ``url``'s /whip until ``events`` (an --events file) has ``lines`` lines
+    (or 60 s pass), then DELETE the session as OBS does; returns the session id."""
+    from pathlib import Path
+
+    path = Path(events)
+    pc, location = await whip_publish(f"{url}/whip", ClipTrack(clip))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not path.exists() or len(path.read_text().splitlines()) < lines):
+        await asyncio.sleep(0.1)
+    async with aiohttp.ClientSession() as http, http.delete(url + location) as r:
+        assert r.status == 200
+    await pc.close()
+    return location.rsplit("/", 1)[1]

@@ -17,14 +17,13 @@ import sys
 import time
 from pathlib import Path
 
-import aiohttp
 import numpy as np
 import pytest
 
 from realtime.cli import main
 from realtime.events import FaceEvent
 from tests.interrupt import ctrl_c_as_in_a_terminal
-from tests.realtime.webrtc.peers_helper import ClipTrack, whip_publish
+from tests.realtime.webrtc.peers_helper import ClipTrack, publish_until_events, whip_publish
 
 REPO = Path(__file__).parents[3]
 
@@ -113,33 +112,30 @@ def test_serve_takes_a_whip_publisher_writes_its_events_and_stops_on_ctrl_c(
     tmp_path: Path, clip_320: list[np.ndarray]
 ) -> None:
     events = tmp_path / "events.jsonl"
-    proc = _spawn("serve", "--port", "0", "--events", str(events))
+    _, err = serve_one_publisher(["--events", str(events)], clip_320, events, 10)
+    FaceEvent.from_dict(json.loads(events.read_text().splitlines()[-1]))
+    assert "stopped; 1 peers served" in err and "Traceback" not in err
+
+
+def serve_one_publisher(
+    argv: list[str], clip: list[np.ndarray], events: Path, lines: int, ready: str = ""
+) -> tuple[re.Match[str], str]:
+    """Run ``serve --port 0 ARGV``, publish ``clip`` until ``events`` has ``lines`` lines of that one
+    session, DELETE it, Ctrl-C; returns the 'serving' line's match (``ready`` appended to its
+    pattern) and stderr after it, once the process exited 0."""
+    proc = _spawn("serve", "--port", "0", *argv)
     try:
-        url = _wait_for_line(proc, r"serving (http://127\.0\.0\.1:\d+)/ \(page\)")[1]
-
-        async def publish() -> str:
-            pc, location = await whip_publish(f"{url}/whip", ClipTrack(clip_320))
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and (
-                not events.exists() or len(events.read_text().splitlines()) < 10
-            ):
-                await asyncio.sleep(0.1)
-            async with aiohttp.ClientSession() as http, http.delete(url + location) as r:
-                assert r.status == 200
-            await pc.close()
-            return location.rsplit("/", 1)[1]
-
-        session = asyncio.run(publish())
-        lines = [json.loads(line) for line in events.read_text().splitlines()]
-        assert len(lines) >= 10 and {line["peer"] for line in lines} == {session}
-        FaceEvent.from_dict(lines[-1])
+        found = _wait_for_line(proc, r"serving (http://127\.0\.0\.1:\d+)/ \(page\)" + ready)
+        session = asyncio.run(publish_until_events(found[1], clip, events, lines))
+        got = [json.loads(line) for line in events.read_text().splitlines()]
+        assert len(got) >= lines and {line["peer"] for line in got} == {session}
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=30)
+        _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, err
-    assert "stopped; 1 peers served" in err and "Traceback" not in err
+    return found, err
 
 
 def test_monitor_source_whip_analyses_a_published_stream(tmp_path: Path, clip_320: list[np.ndarray]) -> None:
