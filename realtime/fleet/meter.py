@@ -10,13 +10,14 @@ call. No Ray import: the in-process bench meters its shared backend with the sam
 from __future__ import annotations
 
 import threading
-from dataclasses import asdict, dataclass
+import time
+from dataclasses import asdict, astuple, dataclass
 from typing import Any
 
 import numpy as np
 
 
-@dataclass
+@dataclass(frozen=True)
 class BatchCounts:
     """Totals since start; subtract two snapshots (:meth:`since`) for a measured window."""
 
@@ -25,13 +26,11 @@ class BatchCounts:
     requests: int = 0
     busy_s: float = 0.0
 
+    def __add__(self, other: BatchCounts) -> BatchCounts:
+        return BatchCounts(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
+
     def since(self, earlier: BatchCounts) -> BatchCounts:
-        return BatchCounts(
-            self.calls - earlier.calls,
-            self.crops - earlier.crops,
-            self.requests - earlier.requests,
-            self.busy_s - earlier.busy_s,
-        )
+        return BatchCounts(*(a - b for a, b in zip(astuple(self), astuple(earlier), strict=True)))
 
     def summary(self) -> dict[str, Any]:
         calls = max(1, self.calls)
@@ -45,15 +44,7 @@ class BatchCounts:
     @classmethod
     def total(cls, parts: list[BatchCounts]) -> BatchCounts:
         """Counts of several replicas added up."""
-        out = cls()
-        for part in parts:
-            out = BatchCounts(
-                out.calls + part.calls,
-                out.crops + part.crops,
-                out.requests + part.requests,
-                out.busy_s + part.busy_s,
-            )
-        return out
+        return sum(parts, cls())
 
 
 class BatchMeter:
@@ -65,14 +56,11 @@ class BatchMeter:
 
     def record(self, crops: int, requests: int, seconds: float) -> None:
         with self._lock:
-            c = self._counts
-            self._counts = BatchCounts(
-                c.calls + 1, c.crops + crops, c.requests + requests, c.busy_s + seconds
-            )
+            self._counts += BatchCounts(1, crops, requests, seconds)
 
     def snapshot(self) -> BatchCounts:
         with self._lock:
-            return BatchCounts(**asdict(self._counts))
+            return self._counts  # frozen: the caller cannot change the running totals
 
 
 class MeteredBackend:
@@ -87,8 +75,6 @@ class MeteredBackend:
         self.meter = meter
 
     def encode(self, crops: np.ndarray) -> np.ndarray:
-        import time
-
         start = time.perf_counter()
         out: np.ndarray = self._backend.encode(crops)
         self.meter.record(int(crops.shape[0]), 1, time.perf_counter() - start)
