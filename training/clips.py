@@ -16,7 +16,7 @@ import numpy as np
 
 from training.cache import CachedClip, load_clip
 from training.config import DataConfig
-from training.families import family_of
+from training.families import deal_methods, family_of, method_of
 from training.manifest import ManifestRow
 
 
@@ -99,18 +99,57 @@ def heldout_identities(rows: list[ManifestRow], data: DataConfig) -> set[str]:
     return {r.identity for r in rows if identity_key(r.identity, data.identity_groups) in chosen}
 
 
-def family_footage(rows: list[ManifestRow], family: str, groups: list[list[str]] | None = None) -> set[str]:
-    """Identity units (:func:`identity_key`) of ``family``'s fakes and of every row sharing a
-    ``pair_id`` with one: the people and footage the family's fakes were made of.
+def footage_of(
+    rows: list[ManifestRow], fakes: list[ManifestRow], groups: list[list[str]] | None = None
+) -> set[str]:
+    """Identity units (:func:`identity_key`) of ``fakes`` and of every row sharing a ``pair_id``
+    with one: the people and footage those fakes were made of.
 
-    Leaving a family out must leave its footage out too: a live swap's real twin, a lip-sync edit's
+    Leaving fakes out must leave their footage out too: a live swap's real twin, a lip-sync edit's
     source clip, an animation's driving video. Trained on as reals, they would teach the model that
-    exactly this stream is real, and the family's fakes, made of it, would score as real for that
+    exactly this stream is real, and the held-out fakes, made of it, would score as real for that
     reason alone (measured: below chance on every family before this rule)."""
-    fakes = [r for r in rows if family_of(r) == family]
     pairs = {r.pair_id for r in fakes if r.pair_id}
     linked = [r for r in rows if r.pair_id and r.pair_id in pairs]
     return {identity_key(r.identity, groups) for r in fakes + linked}
+
+
+def family_footage(rows: list[ManifestRow], family: str, groups: list[list[str]] | None = None) -> set[str]:
+    """The footage (:func:`footage_of`) of ``family``'s fakes."""
+    return footage_of(rows, [r for r in rows if family_of(r) == family], groups)
+
+
+def method_units(rows: list[ManifestRow], groups: list[list[str]] | None = None) -> dict[str, str]:
+    """Fake row path -> its method unit (:func:`training.families.method_of`)."""
+    units = {}
+    for r in rows:
+        unit = method_of(r, identity_key(r.identity, groups))
+        if unit is not None:
+            units[r.path] = unit
+    return units
+
+
+def method_fold_of(
+    rows: list[ManifestRow], folds: int, groups: list[list[str]] | None = None
+) -> dict[str, int]:
+    """Method unit -> fold of the leave-one-method-out benchmark, dealt over ``rows``' fakes
+    (:func:`training.families.deal_methods`)."""
+    counts: dict[str, int] = {}
+    for unit in method_units(rows, groups).values():
+        counts[unit] = counts.get(unit, 0) + 1
+    return deal_methods(counts, folds)
+
+
+def heldout_fakes(rows: list[ManifestRow], data: DataConfig) -> list[ManifestRow]:
+    """The fakes a benchmark fold leaves out of training: ``data.holdout_family``'s, or those of the
+    method units dealt to fold ``data.holdout_method_fold`` (none when neither is set)."""
+    if data.holdout_family:
+        return [r for r in rows if family_of(r) == data.holdout_family]
+    if data.holdout_method_fold >= 0:
+        units = method_units(rows, data.identity_groups)
+        fold_of = method_fold_of(rows, data.method_folds, data.identity_groups)
+        return [r for r in rows if r.path in units and fold_of[units[r.path]] == data.holdout_method_fold]
+    return []
 
 
 def load_clips(rows: list[ManifestRow], entries: dict[str, Path], domain: str) -> list[Clip]:

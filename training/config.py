@@ -31,6 +31,10 @@ class DataConfig:
     # leave-one-family-out (training.lofo): this family's fakes (training.families) are left out of
     # training and calibration; empty: every family trains
     holdout_family: str = ""
+    # leave-one-method-out (training.lofo): the fakes of the method units (training.families.method_of)
+    # dealt to fold holdout_method_fold of method_folds, and their footage, are left out; -1: none
+    holdout_method_fold: int = -1
+    method_folds: int = 3
     exclude_multi_face_fakes: list[str] = field(default_factory=list)
     identity_groups: list[list[str]] = field(default_factory=list)  # identities sharing footage
 
@@ -211,6 +215,13 @@ def validate_config(cfg: TrainConfig) -> None:
     if family and family not in FAMILIES:
         raise UserError(
             f"data.holdout_family must be one of {', '.join(FAMILIES)} (or empty), not {family!r}"
+        )
+    if family and cfg.data.holdout_method_fold >= 0:
+        raise UserError("data.holdout_family and data.holdout_method_fold are two benchmarks: set one")
+    if not -1 <= cfg.data.holdout_method_fold < max(cfg.data.method_folds, 1):
+        raise UserError(
+            f"data.holdout_method_fold must be from -1 to {cfg.data.method_folds - 1}, "
+            f"not {cfg.data.holdout_method_fold}"
         )
     folds = cfg.data.calib_folds
     if folds > 1 and not 0 <= cfg.data.calib_fold < folds:

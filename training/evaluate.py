@@ -30,9 +30,10 @@ import numpy as np
 from realtime import atomic
 from training.families import family_of
 from training.manifest import ManifestRow
-from training.metrics import binary_metrics, roc_auc, roc_curve
+from training.metrics import binary_metrics, roc_auc, roc_curve, tpr_at_fpr
 
 NO_FACE_SCORE = 0.5
+REPORTED_FPRS = (0.01, 0.05)  # per family: the fakes caught when 1% or 5% of the reals may be flagged
 
 
 @dataclass
@@ -110,6 +111,9 @@ def summarise(
         fake_mask = np.array([f == family for f in families])
         entry = _group_auc(labels[fake_mask | real_mask], scores[fake_mask | real_mask])
         entry["caught_at_threshold"] = float(np.mean(scores[fake_mask] >= threshold))
+        for fpr in REPORTED_FPRS:
+            tpr = tpr_at_fpr(labels[fake_mask | real_mask], scores[fake_mask | real_mask], fpr)
+            entry[f"tpr_at_fpr{fpr:g}"] = _finite_or_none(tpr)
         by_family[family] = entry
 
     window_labels = np.concatenate(
@@ -132,6 +136,7 @@ def summarise(
         "video_accuracy": _finite_or_none(m.accuracy),
         "fpr_at_tpr90": _finite_or_none(m.fpr_at_tpr90),
         "real_fpr_at_threshold": _finite_or_none(m.fpr_real_at_threshold),
+        "fake_caught_at_threshold": float(np.mean(scores[labels == 1] >= threshold)) if m.n_fake else None,
         "frame_auc": _finite_or_none(roc_auc(window_labels, window_scores)) if window_scores.size else None,
         "n_windows": int(window_scores.size),
         "by_source": by_source,
@@ -205,6 +210,17 @@ def format_table(report: dict[str, Any]) -> str:
         f"{_fmt(report['real_fpr_at_threshold'])}   frame AUC {_fmt(report['frame_auc'])} "
         f"({report['n_windows']} windows)",
     ]
+    if report.get("fake_caught_at_threshold") is not None:
+        lines.append(f"  fakes flagged at threshold {_fmt(report['fake_caught_at_threshold'])}")
+    families = report["by_family"]
+    if families:
+        width = max(len("family"), *(len(name) for name in families))
+        lines.append(f"  {'family':<{width}}  flagged  TPR@1%FPR  TPR@5%FPR")
+        for name, g in families.items():
+            lines.append(
+                f"  {name:<{width}}    {_fmt(g['caught_at_threshold'], 2)}       "
+                f"{_fmt(g.get('tpr_at_fpr0.01'), 2)}       {_fmt(g.get('tpr_at_fpr0.05'), 2)}"
+            )
     for title, key in (("family", "by_family"), ("source", "by_source"), ("method", "by_method")):
         groups = report[key]
         if not groups:

@@ -18,6 +18,8 @@ picks up, so recipes are judged by how they score a whole family of fakes they n
 
 from __future__ import annotations
 
+import hashlib
+
 from training.manifest import ManifestRow
 
 FAMILIES = ("live_swap", "face_swap", "academic", "lip_sync", "animation")
@@ -58,3 +60,56 @@ def family_of(row: ManifestRow) -> str | None:
     if folder == "talking":
         return "lip_sync" if row.method in LIP_SYNC_METHODS else "animation"
     return OTHER
+
+
+# Lip-sync methods that are one tool under two names in the data (SadTalker's video lip-sync).
+_SAME_LIP_SYNC_TOOL = {"sadtalker-lipsync": "sadtalker-vls", "sadtalker-video-lip-sync": "sadtalker-vls"}
+
+
+def method_of(row: ManifestRow, identity_unit: str | None = None) -> str | None:
+    """The unit of the leave-one-method-out benchmark a fake belongs to (None for a real row).
+
+    What a caller shows is mostly a new tool of a known kind, so a benchmark that predicts it holds
+    out single tools, not only whole families. The unit is what makes a fake's traces:
+
+    * a live swap: the DeepFaceLive face model, ``identity_unit`` (face models trained on the same
+      real footage are one unit, :func:`training.clips.identity_key`);
+    * another face swap: the tool (``source``: Deep-Live-Cam, roop, GHOST, SimSwap...);
+    * academic: the FaceForensics++ method (c23 and c40 alike), Celeb-DF, DFDC;
+    * lip sync: the method without its post-processing (``wav2lip+gfpgan`` is Wav2Lip);
+    * animation: the generator (``source``: SadTalker, LivePortrait, AniPortrait...), whatever
+      portrait it animated.
+    """
+    family = family_of(row)
+    if family is None:
+        return None
+    if family == "live_swap":
+        return f"live_swap/{identity_unit or row.identity}"
+    if family == "academic":
+        return f"academic/{row.method if row.source.startswith('ffpp') else row.source}"
+    if family == "lip_sync":
+        base = row.method.split("+")[0]
+        return f"lip_sync/{_SAME_LIP_SYNC_TOOL.get(base, base)}"
+    return f"{family}/{row.source}"
+
+
+def deal_methods(units: dict[str, int], folds: int) -> dict[str, int]:
+    """Method unit -> fold, for ``units`` (method unit -> number of fakes).
+
+    Each family's units are dealt on their own, the largest first, each to the fold with the
+    fewest of that family's fakes so far: every fold holds out about 1/``folds`` of every family,
+    so every fold still trains on every kind of fake, as a user's model does. Ties break on a hash
+    of the name, so the deal does not depend on the manifest's order.
+    """
+    by_family: dict[str, list[str]] = {}
+    for unit in units:
+        by_family.setdefault(unit.split("/")[0], []).append(unit)
+    fold_of: dict[str, int] = {}
+    for members in by_family.values():
+        members.sort(key=lambda u: (-units[u], hashlib.sha1(f"method|{u}".encode()).hexdigest()))
+        load = [0] * folds
+        for unit in members:
+            fold = load.index(min(load))
+            load[fold] += units[unit]
+            fold_of[unit] = fold
+    return fold_of

@@ -1,4 +1,13 @@
-"""The generalization benchmark: leave one family of fakes out, train, score that family unseen.
+"""The generalization benchmarks: leave fakes out, train, score them unseen.
+
+Two tables, both reported, recipes chosen on their means (never on the val split):
+
+* **leave one method out** (folds ``method0..method2``): every tool, generator, FF++ method and
+  live-swap face model (:func:`training.families.method_of`) is held out, with its footage, in one
+  of three folds, each fold holding out about a third of every family. This is what users meet:
+  mostly new tools of known kinds. Each method's fakes are scored against its fold's held-out
+  reals; the table is one AUC per method, their mean and the worst.
+* **leave one family out** (folds named by family): a whole kind of fake never seen.
 
 The maintainers' hidden set holds methods and identities that are in none of our folders, so a
 recipe is worth what it scores on fakes of a kind it never saw. For each family
@@ -12,7 +21,9 @@ scored among the reals, so the fakes are unseen people in unseen streams, as in 
 Three more runs hold out an identity fold only (every family seen, the identities not), the
 cross-validation earlier recipes were chosen by.
 
-Recipes are compared by this table's mean and worst family, never by the val split. A video's
+Both tables also score every held-out video through H.264 (:mod:`training.shift`: ``heavy``, about
+FF++ c40; ``call``, a face's share of a 500 kbps call), fakes and reals alike, so a model that reads
+compression as realness shows it. A video's
 score is the mean probability of a few windows of its cached crops (clean domain) through the
 model's own window head, so a temporal head is measured, not only the frame classifier. One fold
 is one ``training.train.run_training`` call in its own folder; a finished fold (its ``model.pt``)
@@ -36,7 +47,7 @@ import numpy as np
 
 from realtime.atomic import write_json_atomic
 from realtime.errors import UserError
-from training.families import FAMILIES, family_of
+from training.families import FAMILIES, family_of, method_of
 from training.manifest import ManifestRow, read_manifest
 from training.metrics import roc_auc
 
@@ -44,50 +55,72 @@ IDENTITY_FOLDS = 3
 SCORED_WINDOWS = 6  # evenly spaced windows of consecutive crops per video: the mean settles early
 
 
+METHOD_FOLDS = 3
+
+
 @dataclass(frozen=True)
 class Fold:
-    """One training run of the benchmark: ``family`` left out (None: none) and identity fold ``k``."""
+    """One training run of a benchmark: ``family`` left out, or method fold ``k`` (``methods``), or
+    neither; and identity fold ``k`` of the reals."""
 
     family: str | None
     k: int
+    methods: bool = False
 
     @property
     def name(self) -> str:
+        if self.methods:
+            return f"method{self.k}"
         return f"{self.family}" if self.family else f"identity{self.k}"
+
+    @property
+    def kind(self) -> str:
+        """Which table the fold belongs to: ``method``, ``family`` or ``identity``."""
+        return "method" if self.methods else "family" if self.family else "identity"
 
     def overrides(self, out: Path) -> list[str]:
         return [
             f"out_dir={out / self.name}",
             f"data.calib_folds={IDENTITY_FOLDS}",
             f"data.calib_fold={self.k}",
+            f"data.method_folds={METHOD_FOLDS}",
+            f"data.holdout_method_fold={self.k if self.methods else -1}",
             f"data.holdout_family={self.family or ''}",
         ]
 
 
 def all_folds() -> list[Fold]:
-    """One fold per family (its real identity fold rotating), then the identity-only folds."""
-    return [Fold(f, i % IDENTITY_FOLDS) for i, f in enumerate(FAMILIES)] + [
-        Fold(None, k) for k in range(IDENTITY_FOLDS)
-    ]
+    """The method folds, one fold per family (its real identity fold rotating), then the
+    identity-only folds."""
+    return (
+        [Fold(None, k, methods=True) for k in range(METHOD_FOLDS)]
+        + [Fold(f, i % IDENTITY_FOLDS) for i, f in enumerate(FAMILIES)]
+        + [Fold(None, k) for k in range(IDENTITY_FOLDS)]
+    )
 
 
 def scored_rows(fold: Fold, cfg: Any) -> list[ManifestRow]:
-    """The train-split videos a fold's model never saw and is scored on: the family's fakes, the
+    """The train-split videos a fold's model never saw and is scored on: the held-out fakes, the
     real footage they were made of, and the real videos of the held-out identity fold (for an
     identity fold: every video of it). The same rule as training's (``fit_and_calibration_rows``)."""
-    from training.clips import family_footage, identity_key
+    from training.clips import footage_of, heldout_fakes, identity_key
     from training.train import fit_and_calibration_rows
 
     _, calib = fit_and_calibration_rows(cfg)
     calib = [r for r in calib if r.kind == "video"]
-    if fold.family is None:
+    if fold.kind == "identity":
         return calib
-    videos = [r for r in read_manifest(cfg.data.manifest) if r.split == "train" and r.kind == "video"]
+    rows = [r for r in read_manifest(cfg.data.manifest) if r.split == "train"]
     excluded = set(cfg.data.exclude_multi_face_fakes)
     groups = cfg.data.identity_groups
-    footage = family_footage(videos, fold.family, groups)
-    fakes = [r for r in videos if family_of(r) == fold.family and r.path not in excluded]
-    own_reals = [r for r in videos if r.label == "real" and identity_key(r.identity, groups) in footage]
+    held = heldout_fakes(rows, cfg.data)
+    footage = footage_of(rows, held, groups)
+    fakes = [r for r in held if r.kind == "video" and r.path not in excluded]
+    own_reals = [
+        r
+        for r in rows
+        if r.kind == "video" and r.label == "real" and identity_key(r.identity, groups) in footage
+    ]
     return fakes + own_reals + [r for r in calib if r.label == "real"]
 
 
@@ -104,13 +137,16 @@ def window_span(n_crops: int, window: int) -> np.ndarray:
 
 
 def score_fold(fold: Fold, config: str, overrides: Sequence[str], out: Path) -> dict[str, Any]:
-    """Score a trained fold on its unseen videos: per-video mean window probabilities."""
+    """Score a trained fold on its unseen videos: per-video mean window probabilities, clean and
+    through each compression shift (:data:`training.shift.CONDITIONS`)."""
     import torch
 
     from engines.export import load_checkpoint
     from training.cache import build_cache, load_clip
+    from training.clips import identity_key
     from training.config import load_config
     from training.metrics import sigmoid
+    from training.shift import CONDITIONS, shifted_crops
     from training.train import Runtime, clean_cache_spec, encode_clip, window_logits
 
     cfg = load_config(config, [*overrides, *fold.overrides(out)])
@@ -127,41 +163,119 @@ def score_fold(fold: Fold, config: str, overrides: Sequence[str], out: Path) -> 
         crops = load_clip(entries[row.path]).crops
         span = window_span(len(crops), cfg.model.window)
         used, where = np.unique(span, return_inverse=True)  # runs of a short clip overlap: encode once
-        feats = encode_clip(model, crops[used], rt)[where.reshape(span.shape)]
-        logits = np.concatenate([window_logits(model, run, cfg.model.window, rt) for run in feats])
+        scores = {}
+        for condition in CONDITIONS:
+            feats = encode_clip(model, shifted_crops(crops[used], condition), rt)[where.reshape(span.shape)]
+            logits = np.concatenate([window_logits(model, run, cfg.model.window, rt) for run in feats])
+            scores[condition] = float(np.mean(sigmoid(logits)))
         videos.append(
             {
                 "path": row.path,
                 "label": row.label,
                 "family": family_of(row),
-                "score": float(np.mean(sigmoid(logits))),
+                "method": method_of(row, identity_key(row.identity, cfg.data.identity_groups)),
+                "score": scores["clean"],
+                "shifted": {c: scores[c] for c in CONDITIONS if c != "clean"},
             }
         )
-    return {"fold": fold.name, "family": fold.family, "identity_fold": fold.k, "videos": videos}
+    return {
+        "fold": fold.name,
+        "kind": fold.kind,
+        "family": fold.family,
+        "identity_fold": fold.k,
+        "videos": videos,
+    }
 
 
-def fold_auc(videos: list[dict[str, Any]], family: str | None = None) -> float:
-    """AUC of ``family``'s fakes (all fakes when None) against every real of the list."""
-    chosen = [v for v in videos if v["label"] == "real" or family is None or v["family"] == family]
-    labels = np.array([v["label"] == "fake" for v in chosen], int)
-    return roc_auc(labels, np.array([v["score"] for v in chosen]))
+def fold_auc(
+    videos: list[dict[str, Any]],
+    family: str | None = None,
+    method: str | None = None,
+    condition: str = "clean",
+) -> float:
+    """AUC of ``family``'s (or ``method``'s; all when None) fakes against every real of the list,
+    on the clean scores or those through ``condition``."""
+
+    def chosen(v: dict[str, Any]) -> bool:
+        if v["label"] == "real":
+            return True
+        return (family is None or v["family"] == family) and (method is None or v.get("method") == method)
+
+    picked = [v for v in videos if chosen(v)]
+    labels = np.array([v["label"] == "fake" for v in picked], int)
+    score = [v["score"] if condition == "clean" else v["shifted"][condition] for v in picked]
+    return roc_auc(labels, np.array(score))
+
+
+def _kind(result: dict[str, Any]) -> str:
+    return str(result.get("kind") or ("family" if result["family"] else "identity"))
+
+
+def _mean_worst(aucs: dict[str, float]) -> tuple[float, float, str]:
+    worst = min(aucs, key=lambda k: aucs[k])
+    return float(np.mean(list(aucs.values()))), aucs[worst], worst
 
 
 def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per-family AUC (left out), their mean and worst, identity-fold AUCs and their mean."""
-    family_auc = {r["family"]: fold_auc(r["videos"], r["family"]) for r in results if r["family"]}
-    identity_auc = {r["fold"]: fold_auc(r["videos"]) for r in results if not r["family"]}
+    """Per-method AUC (method folds), per-family AUC (family folds), their means and worst, the
+    compression-shift means, identity-fold AUCs and their mean."""
+    from training.shift import CONDITIONS
+
+    family_auc = {r["family"]: fold_auc(r["videos"], r["family"]) for r in results if _kind(r) == "family"}
+    identity_auc = {r["fold"]: fold_auc(r["videos"]) for r in results if _kind(r) == "identity"}
     summary: dict[str, Any] = {"family_auc": family_auc, "identity_auc": identity_auc}
-    if family_auc:
-        worst = min(family_auc, key=lambda f: family_auc[f])
+    method_auc: dict[str, float] = {}
+    method_fold: dict[str, str] = {}
+    shift: dict[str, dict[str, float]] = {}
+    for r in results:
+        if _kind(r) != "method":
+            continue
+        for unit in sorted({v["method"] for v in r["videos"] if v["label"] == "fake"}):
+            method_auc[unit] = fold_auc(r["videos"], method=unit)
+            method_fold[unit] = r["fold"]
+            for condition in CONDITIONS[1:]:
+                shift.setdefault(condition, {})[unit] = fold_auc(
+                    r["videos"], method=unit, condition=condition
+                )
+    if method_auc:
+        mean, worst, worst_name = _mean_worst(method_auc)
+        by_family: dict[str, list[float]] = {}
+        for unit, auc in method_auc.items():
+            by_family.setdefault(unit.split("/")[0], []).append(auc)
         summary.update(
-            lofo_mean=float(np.mean(list(family_auc.values()))),
-            lofo_worst=family_auc[worst],
-            worst_family=worst,
+            method_auc=method_auc,
+            method_fold=method_fold,
+            method_family_mean={f: float(np.mean(a)) for f, a in sorted(by_family.items())},
+            lomo_mean=mean,
+            lomo_worst=worst,
+            worst_method=worst_name,
+            lomo_shift_mean={c: float(np.mean(list(a.values()))) for c, a in shift.items()},
+            real_shift=_real_shift(results),
         )
+    if family_auc:
+        mean, worst, worst_name = _mean_worst(family_auc)
+        summary.update(lofo_mean=mean, lofo_worst=worst, worst_family=worst_name)
     if identity_auc:
         summary["identity_mean"] = float(np.mean(list(identity_auc.values())))
     return summary
+
+
+def _real_shift(results: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Mean change of p_fake through each compression shift, reals and fakes of the method folds
+    apart: compression must not move a real face (nor make a fake look real)."""
+    from training.shift import CONDITIONS
+
+    out: dict[str, dict[str, float]] = {}
+    videos = [v for r in results if _kind(r) == "method" for v in r["videos"]]
+    for condition in CONDITIONS[1:]:
+        out[condition] = {
+            label: float(
+                np.mean([v["shifted"][condition] - v["score"] for v in videos if v["label"] == label])
+            )
+            for label in ("real", "fake")
+            if any(v["label"] == label for v in videos)
+        }
+    return out
 
 
 def format_table(results: list[dict[str, Any]], summary: dict[str, Any]) -> str:
@@ -169,16 +283,44 @@ def format_table(results: list[dict[str, Any]], summary: dict[str, Any]) -> str:
     for r in results:
         n_fake = sum(v["label"] == "fake" for v in r["videos"])
         n_real = len(r["videos"]) - n_fake
-        auc = summary["family_auc"].get(r["family"]) if r["family"] else summary["identity_auc"][r["fold"]]
-        lines.append(f"{r['fold']:<12} {n_fake:>6} {n_real:>6} {auc:>6.3f}")
+        lines.append(f"{r['fold']:<12} {n_fake:>6} {n_real:>6} {fold_auc(r['videos']):>6.3f}")
+    if "lomo_mean" in summary:
+        lines.append(f"{'method (held out)':<44} {'fold':<8} {'clean':>6} {'heavy':>6} {'call':>6}")
+        shift = summary["lomo_shift_mean"]
+        for unit, auc in sorted(summary["method_auc"].items()):
+            per = {
+                c: fold_auc(_fold_videos(results, summary["method_fold"][unit]), method=unit, condition=c)
+                for c in shift
+            }
+            lines.append(
+                f"{unit:<44} {summary['method_fold'][unit]:<8} {auc:>6.3f} "
+                + " ".join(f"{per[c]:>6.3f}" for c in shift)
+            )
+        families = ", ".join(f"{f} {a:.3f}" for f, a in summary["method_family_mean"].items())
+        lines.append(
+            f"leave-one-method-out: mean {summary['lomo_mean']:.3f}, worst {summary['lomo_worst']:.3f} "
+            f"({summary['worst_method']}); heavy {shift.get('heavy', float('nan')):.3f}, "
+            f"call {shift.get('call', float('nan')):.3f}"
+        )
+        lines.append(f"  by family: {families}")
+        moved = "; ".join(
+            f"{c}: reals {d.get('real', float('nan')):+.3f}, fakes {d.get('fake', float('nan')):+.3f}"
+            for c, d in summary["real_shift"].items()
+        )
+        lines.append(f"  mean change of p_fake through compression: {moved}")
     if "lofo_mean" in summary:
         lines.append(
             f"leave-one-family-out: mean {summary['lofo_mean']:.3f}, "
             f"worst {summary['lofo_worst']:.3f} ({summary['worst_family']})"
         )
+        lines.append("  " + ", ".join(f"{f} {a:.3f}" for f, a in summary["family_auc"].items()))
     if "identity_mean" in summary:
         lines.append(f"identity folds: mean {summary['identity_mean']:.3f}")
     return "\n".join(lines)
+
+
+def _fold_videos(results: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+    return next(r["videos"] for r in results if r["fold"] == name)
 
 
 def train_fold(fold: Fold, config: str, overrides: Sequence[str], out: Path, subprocess_run: bool) -> None:
@@ -190,7 +332,7 @@ def train_fold(fold: Fold, config: str, overrides: Sequence[str], out: Path, sub
         log = out / f"{fold.name}.log"
         with open(log, "w") as fh:
             code = subprocess.call(
-                [sys.executable, "-m", "realtime", "train", *args, "--no-export", "threads=1"],
+                [sys.executable, "-m", "realtime", "train", *args, "threads=1", "--no-export"],
                 stdout=fh,
                 stderr=subprocess.STDOUT,
             )
@@ -224,15 +366,27 @@ def run_benchmark(
     return report
 
 
+FOLD_GROUPS = ("method", "family", "identity")
+
+
 def parse_folds(text: str | None) -> list[Fold]:
+    """Folds by name (``method0``, ``lip_sync``, ``identity1``...) or by table (``method``,
+    ``family``, ``identity``), comma-separated; all of them when empty."""
     folds = all_folds()
     if not text:
         return folds
     by_name = {f.name: f for f in folds}
-    unknown = [name for name in text.split(",") if name not in by_name]
-    if unknown:
-        raise UserError(f"unknown fold(s) {', '.join(unknown)}; known: {', '.join(by_name)}")
-    return [by_name[name] for name in text.split(",")]
+    chosen: list[Fold] = []
+    for name in text.split(","):
+        if name in FOLD_GROUPS:
+            chosen += [f for f in folds if f.kind == name and f not in chosen]
+        elif name in by_name:
+            chosen += [by_name[name]] if by_name[name] not in chosen else []
+        else:
+            raise UserError(
+                f"unknown fold {name}; known: {', '.join(FOLD_GROUPS)} or one of {', '.join(by_name)}"
+            )
+    return chosen
 
 
 def print_report(report: dict[str, Any]) -> None:

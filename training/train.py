@@ -36,9 +36,16 @@ from realtime.errors import UserError
 from training.augment import COMPRESSION_LEVELS
 from training.cache import CacheSpec, build_cache
 from training.calibration import calibrate
-from training.clips import Clip, ClipGroups, family_footage, heldout_identities, identity_key, load_clips
+from training.clips import (
+    Clip,
+    ClipGroups,
+    footage_of,
+    heldout_fakes,
+    heldout_identities,
+    identity_key,
+    load_clips,
+)
 from training.config import DataConfig, TrainConfig, config_to_dict
-from training.families import family_of
 from training.manifest import ManifestRow, read_manifest
 from training.models import Detector, create_detector
 from training.models.domain import DomainClassifier, dann_strength
@@ -144,18 +151,20 @@ def build_shared_cache(
 def fit_and_calibration_rows(cfg: TrainConfig) -> tuple[list[ManifestRow], list[ManifestRow]]:
     """Train-split rows to fit on, and held-out train-split rows (videos and photos) to calibrate on.
 
-    Left out of both: with ``data.holdout_family``, that family's fakes and all the footage they
-    were made of (:func:`family_footage`), which the leave-one-family-out benchmark scores. Left
-    out of fitting: the identities :func:`heldout_identities` picks, the calibration videos.
-    Multi-face fakes whose label does not hold for every face never train."""
+    Left out of both: with ``data.holdout_family`` or ``data.holdout_method_fold``, the benchmark
+    fold's fakes and all the footage they were made of (:func:`footage_of`), which
+    :mod:`training.lofo` scores. Left out of fitting: the identities :func:`heldout_identities`
+    picks, the calibration videos. Multi-face fakes whose label does not hold for every face never
+    train."""
     rows = [r for r in read_manifest(cfg.data.manifest) if r.split == "train"]
-    family = cfg.data.holdout_family
-    if family:
-        footage = family_footage(rows, family, cfg.data.identity_groups)
+    held_fakes = heldout_fakes(rows, cfg.data)
+    if held_fakes:
+        held = {r.path for r in held_fakes}
+        footage = footage_of(rows, held_fakes, cfg.data.identity_groups)
         rows = [
             r
             for r in rows
-            if family_of(r) != family and identity_key(r.identity, cfg.data.identity_groups) not in footage
+            if r.path not in held and identity_key(r.identity, cfg.data.identity_groups) not in footage
         ]
     heldout = heldout_identities(rows, cfg.data)
     excluded = set(cfg.data.exclude_multi_face_fakes)
@@ -424,6 +433,8 @@ def make_meta(
     cfg: TrainConfig, model: Detector, temperature: float, thresholds: Thresholds, report: dict[str, Any]
 ) -> ModelMeta:
     held = f", without the {cfg.data.holdout_family} family" if cfg.data.holdout_family else ""
+    if cfg.data.holdout_method_fold >= 0:
+        held = f", without method fold {cfg.data.holdout_method_fold} of {cfg.data.method_folds}"
     return ModelMeta(
         model_version=cfg.model_version,
         crop=crop_spec(cfg.data),

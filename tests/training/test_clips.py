@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from training.clips import family_footage, heldout_identities, holdout_identity
+from training.clips import family_footage, heldout_fakes, heldout_identities, holdout_identity
 from training.config import DataConfig
 from training.manifest import ManifestRow
 
@@ -66,3 +66,16 @@ def test_family_footage_is_the_fakes_people_and_what_their_pairs_link() -> None:
     assert family_footage(rows, "animation", groups) == {"statue", "driver"}
     assert family_footage(rows, "live_swap", groups) == {"ava+kim"}
     assert family_footage(rows, "lip_sync", groups) == set()
+
+
+def test_a_method_fold_holds_out_its_methods_fakes_and_no_others() -> None:
+    rows = [
+        ManifestRow(f"talking/g{k}/fake/a.mp4", "video", "fake", f"g{k}", f"p{k}", "gen", "", "train")
+        for k in range(3)
+    ] + [ManifestRow("talking/g0/real/a.mp4", "video", "real", "g0", "p0", "none", "", "train")]
+    held = [
+        {r.source for r in heldout_fakes(rows, DataConfig(holdout_method_fold=k, method_folds=3))}
+        for k in range(3)
+    ]
+    assert sorted(len(h) for h in held) == [1, 1, 1] and set().union(*held) == {"g0", "g1", "g2"}
+    assert heldout_fakes(rows, DataConfig()) == []  # the shipped model holds nothing out

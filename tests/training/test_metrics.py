@@ -115,3 +115,14 @@ def test_bad_input_is_rejected() -> None:
         roc_auc([0, 2], [0.1, 0.2])
     with pytest.raises(ValueError, match="NaN"):
         roc_auc([0, 1], [0.1, float("nan")])
+
+
+def test_tpr_at_fpr_is_what_a_threshold_that_exists_catches() -> None:
+    from training.metrics import tpr_at_fpr
+
+    labels = [0] * 20 + [1] * 4
+    scores = [0.01 * k for k in range(20)] + [0.05, 0.185, 0.5, 0.9]
+    assert tpr_at_fpr(labels, scores, 0.0) == 0.5  # above the highest real: 0.5 and 0.9
+    assert tpr_at_fpr(labels, scores, 0.05) == 0.75  # one real of 20 may be flagged: 0.185 too
+    assert tpr_at_fpr(labels, scores, 0.01) == 0.5  # 1% of 20 reals rounds down to none
+    assert math.isnan(tpr_at_fpr([0, 0], [0.1, 0.2], 0.05))

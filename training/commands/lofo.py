@@ -1,4 +1,5 @@
-"""``callshield lofo CONFIG.yaml --out DIR [key=value ...]``: the leave-one-family-out benchmark."""
+"""``callshield lofo CONFIG.yaml --out DIR [key=value ...]``: the leave-one-method-out and
+leave-one-family-out benchmarks (:mod:`training.lofo`)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--folds",
         default=None,
         metavar="A,B",
-        help="run only these folds (family names, identity0..identity2; default: all eight)",
+        help=(
+            "run only these folds: a table (method, family, identity) or fold names "
+            "(method0, lip_sync, identity1...); default: all eleven"
+        ),
     )
     parser.add_argument("--jobs", type=int, default=1, help="folds trained at once, one CPU thread each")
 
