@@ -285,7 +285,7 @@ def format_table(results: list[dict[str, Any]], summary: dict[str, Any]) -> str:
         n_real = len(r["videos"]) - n_fake
         lines.append(f"{r['fold']:<12} {n_fake:>6} {n_real:>6} {fold_auc(r['videos']):>6.3f}")
     if "lomo_mean" in summary:
-        lines.append(f"{'method (held out)':<44} {'fold':<8} {'clean':>6} {'heavy':>6} {'call':>6}")
+        lines.append(f"{'method (held out)':<56} {'fold':<8} {'clean':>6} {'heavy':>6} {'call':>6}")
         shift = summary["lomo_shift_mean"]
         for unit, auc in sorted(summary["method_auc"].items()):
             per = {
@@ -293,7 +293,7 @@ def format_table(results: list[dict[str, Any]], summary: dict[str, Any]) -> str:
                 for c in shift
             }
             lines.append(
-                f"{unit:<44} {summary['method_fold'][unit]:<8} {auc:>6.3f} "
+                f"{unit:<56} {summary['method_fold'][unit]:<8} {auc:>6.3f} "
                 + " ".join(f"{per[c]:>6.3f}" for c in shift)
             )
         families = ", ".join(f"{f} {a:.3f}" for f, a in summary["method_family_mean"].items())
