@@ -59,9 +59,6 @@ class EncoderStage:
     # chance that a real crop is drawn from the same footage source as the fake before it, so that
     # "which dataset does this look like" cannot separate real from fake (training.sampling)
     source_pairing: float = 0.0
-    # chance that a dataset fake is a live swap (the main threat in calls), before the uniform draw
-    # over families; 0: every family equally often
-    live_swap_share: float = 0.0
     augment: float = 0.0  # strength of the per-crop call-like degradations (training.augment)
     # chance that a crop goes through a c23- or c40-like compression round trip, real and fake alike
     compress: float = 0.0
@@ -169,7 +166,6 @@ _RANGES: tuple[tuple[tuple[str, ...], Callable[[Any], bool], str], ...] = (
             "data.calib_fraction",
             "encoder.sbi_fraction",
             "encoder.source_pairing",
-            "encoder.live_swap_share",
             "encoder.augment",
             "encoder.compress",
             "target_fpr",

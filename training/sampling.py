@@ -41,11 +41,8 @@ class EncoderBatch:
     levels: list[int]
 
 
-def draw_fake(
-    rng: np.random.Generator, groups: ClipGroups, sbi_fraction: float, live_swap_share: float = 0.0
-) -> tuple[np.ndarray, Clip]:
-    """One fake crop and the clip it comes from (for a self-blend, the real clip it was made of).
-    A drawn fake is a live swap with chance ``live_swap_share``, else of a family drawn uniformly."""
+def draw_fake(rng: np.random.Generator, groups: ClipGroups, sbi_fraction: float) -> tuple[np.ndarray, Clip]:
+    """One fake crop and the clip it comes from (for a self-blend, the real clip it was made of)."""
     if groups.sbi_sources and (rng.random() < sbi_fraction or not groups.fakes):
         clip = pick(rng, groups.sbi_sources)
         i = int(rng.integers(len(clip.data)))
@@ -54,9 +51,6 @@ def draw_fake(
         )
         return fake, clip
     families = sorted(groups.fakes)
-    if "live_swap" in groups.fakes and rng.random() < live_swap_share:
-        clip = pick(rng, groups.fakes["live_swap"])
-        return clip.data.crops[int(rng.integers(len(clip.data)))], clip
     clip = pick(rng, groups.fakes[families[int(rng.integers(len(families)))]])
     return clip.data.crops[int(rng.integers(len(clip.data)))], clip
 
@@ -77,7 +71,7 @@ def sample_encoder_batch(rng: np.random.Generator, groups: ClipGroups, st: Encod
     """``st.batch`` crops, alternating fake and real, each altered as the module docstring says."""
     raw: list[tuple[np.ndarray, int]] = []
     for _ in range(st.batch // 2):
-        fake, origin = draw_fake(rng, groups, st.sbi_fraction, st.live_swap_share)
+        fake, origin = draw_fake(rng, groups, st.sbi_fraction)
         raw.append((fake, 1))
         paired = origin if rng.random() < st.source_pairing else None
         raw.append((draw_real(rng, groups, paired), 0))
