@@ -11,7 +11,7 @@ slider moves the fake threshold in is:
   it the model flagged none of them, so the alarm would be off in all but name.
 * The model's own threshold always lies inside (the range is widened to include it).
 
-For ``callshield-v4`` this is 0.62 to 0.79 around the shipped 0.69. A model without calibration
+For ``callshield-v5`` this is 0.61 to 0.75 around the shipped 0.68. A model without calibration
 scores gets its threshold -0.10 / +0.15 (clipped to stay above ``suspicious`` and below 0.95).
 The slider reads 0-100 from least to most sensitive.
 """

@@ -18,7 +18,7 @@ from typing import Any
 
 from realtime.errors import UserError
 
-COLUMNS = ("lomo_mean", "lomo_worst", "heavy", "call", "lofo_mean")
+COLUMNS = ("selection", "lomo_mean", "lomo_worst", "heavy", "call", "lofo_mean")
 FAMILY_ORDER = ("live_swap", "face_swap", "academic", "lip_sync", "animation")
 
 
@@ -37,7 +37,10 @@ def row_of(name: str, report: dict[str, Any]) -> dict[str, Any]:
     and the method-out mean of each family."""
     s = report["summary"]
     shift = s.get("lomo_shift_mean", {})
+    measures = [s.get("lomo_mean"), shift.get("heavy"), shift.get("call")]
     return {
+        # what recipes are chosen on: the method-out mean, clean and through both compressions
+        "selection": None if None in measures else sum(measures) / 3,
         "recipe": name,
         "overrides": " ".join(report.get("overrides", [])) or "(config as is)",
         "lomo_mean": s.get("lomo_mean"),
@@ -55,7 +58,16 @@ def _cell(value: float | None) -> str:
 
 def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
     """The comparison as a Markdown table (what MODEL_CARD.md carries)."""
-    head = ["recipe", "overrides", "method-out mean", "worst", "heavy", "call", "family-out mean"]
+    head = [
+        "recipe",
+        "overrides",
+        "selection",
+        "method-out mean",
+        "worst",
+        "heavy",
+        "call",
+        "family-out mean",
+    ]
     head += [f.replace("_", " ") for f in FAMILY_ORDER]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:

@@ -30,7 +30,7 @@ is one ``training.train.run_training`` call in its own folder; a finished fold (
 is reused, so an interrupted benchmark resumes, and ``--jobs 2`` runs two folds at once (one CPU
 thread each).
 
-    callshield lofo training/configs/callshield_v4.yaml --out runs/lofo/v4 [key=value ...]
+    callshield lofo training/configs/callshield_v5.yaml --out runs/lofo/v5 [key=value ...]
 """
 
 from __future__ import annotations

@@ -30,8 +30,8 @@ def test_one_row_per_run_and_a_curve_over_the_setting(
     plot = tmp_path / "curve.png"
     assert main([str(short), str(long), "--plot", str(plot)]) == 0
     out = capsys.readouterr().out
-    assert "| B | `(config as is)` | 0.610 | 0.310 | 0.510 | 0.560 | — | 0.710 |" in out
-    assert "| B_1000 | `encoder.steps=1000` | 0.660 |" in out
+    assert "| B | `(config as is)` | 0.560 | 0.610 | 0.310 | 0.510 | 0.560 | — | 0.710 |" in out
+    assert "| B_1000 | `encoder.steps=1000` | 0.610 | 0.660 |" in out
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

@@ -9,14 +9,14 @@ import pytest
 from realtime.errors import UserError
 from training.config import config_from_dict, config_to_dict, load_config
 
-SHIPPED = Path(__file__).resolve().parents[2] / "training" / "configs" / "callshield_v4.yaml"
+SHIPPED = Path(__file__).resolve().parents[2] / "training" / "configs" / "callshield_v5.yaml"
 
 
 def test_shipped_config_loads() -> None:
     cfg = load_config(SHIPPED)
     assert cfg.model.name == "mnv2_pool"
     assert cfg.model.window == 8
-    assert cfg.model_version == "callshield-v4"
+    assert cfg.model_version == "callshield-v5"
     assert cfg.data.holdout_family == ""  # the shipped model trains on every family
 
 

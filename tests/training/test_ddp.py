@@ -18,7 +18,7 @@ from tests.training.tiny import tiny_run_overrides  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER = Path(__file__).with_name("ddp_worker.py")
-CONFIG = ROOT / "training" / "configs" / "callshield_v4.yaml"
+CONFIG = ROOT / "training" / "configs" / "callshield_v5.yaml"
 
 
 def test_two_ranks_train_in_lockstep(tiny_manifest: Path, tmp_path: Path) -> None:

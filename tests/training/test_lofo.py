@@ -13,7 +13,7 @@ from realtime.errors import UserError
 from training.families import FAMILIES
 from training.lofo import SCORED_WINDOWS, Fold, all_folds, format_table, parse_folds, summarise, window_span
 
-CONFIG = Path(__file__).resolve().parents[2] / "training" / "configs" / "callshield_v4.yaml"
+CONFIG = Path(__file__).resolve().parents[2] / "training" / "configs" / "callshield_v5.yaml"
 
 
 def _videos(fakes: list[float], reals: list[float], family: str) -> list[dict[str, object]]:

@@ -23,7 +23,7 @@ from tests.training.tiny import N_FRAMES, tiny_run_overrides  # noqa: E402
 from training.cache import CacheSpec, build_cache  # noqa: E402
 from training.manifest import read_manifest  # noqa: E402
 
-CONFIG = Path(__file__).resolve().parents[2] / "training" / "configs" / "callshield_v4.yaml"
+CONFIG = Path(__file__).resolve().parents[2] / "training" / "configs" / "callshield_v5.yaml"
 
 
 def test_crop_cache_is_resumable_and_atomic(tiny_manifest: Path, tmp_path: Path) -> None:
@@ -85,7 +85,7 @@ def test_shipped_recipe_trains_and_exports_a_pooling_head(tiny_manifest: Path, t
     overrides = [*tiny_run_overrides(tiny_manifest, tmp_path, out), "encoder.warmup=1"]
     assert main(["train", str(CONFIG), *overrides]) == 0
     backend = load_backend(out / "model.onnx")
-    assert backend.meta.model_version == "callshield-v4"
+    assert backend.meta.model_version == "callshield-v5"
     rng = np.random.default_rng(0)
     feats = backend.encode(rng.normal(size=(4, 3, 128, 128)).astype(np.float32))
     window_logit = backend.head(feats[None])[0]

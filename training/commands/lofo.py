@@ -9,7 +9,7 @@ from pathlib import Path
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "config", help="YAML training config of the recipe (e.g. training/configs/callshield_v4.yaml)"
+        "config", help="YAML training config of the recipe (e.g. training/configs/callshield_v5.yaml)"
     )
     parser.add_argument("overrides", nargs="*", help="config overrides, e.g. encoder.sbi_fraction=0.3 seed=1")
     parser.add_argument(

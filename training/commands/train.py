@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", help="YAML training config (e.g. training/configs/callshield_v4.yaml)")
+    parser.add_argument("config", help="YAML training config (e.g. training/configs/callshield_v5.yaml)")
     parser.add_argument(
         "overrides", nargs="*", help="config overrides such as encoder.steps=100 out_dir=runs/x"
     )
