@@ -249,6 +249,7 @@ def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
             lomo_mean=mean,
             lomo_worst=worst,
             worst_method=worst_name,
+            method_shift_auc=shift,
             lomo_shift_mean={c: float(np.mean(list(a.values()))) for c, a in shift.items()},
             real_shift=_real_shift(results),
         )
@@ -288,14 +289,8 @@ def format_table(results: list[dict[str, Any]], summary: dict[str, Any]) -> str:
         lines.append(f"{'method (held out)':<56} {'fold':<8} {'clean':>6} {'heavy':>6} {'call':>6}")
         shift = summary["lomo_shift_mean"]
         for unit, auc in sorted(summary["method_auc"].items()):
-            per = {
-                c: fold_auc(_fold_videos(results, summary["method_fold"][unit]), method=unit, condition=c)
-                for c in shift
-            }
-            lines.append(
-                f"{unit:<56} {summary['method_fold'][unit]:<8} {auc:>6.3f} "
-                + " ".join(f"{per[c]:>6.3f}" for c in shift)
-            )
+            per = " ".join(f"{summary['method_shift_auc'][c][unit]:>6.3f}" for c in shift)
+            lines.append(f"{unit:<56} {summary['method_fold'][unit]:<8} {auc:>6.3f} {per}")
         families = ", ".join(f"{f} {a:.3f}" for f, a in summary["method_family_mean"].items())
         lines.append(
             f"leave-one-method-out: mean {summary['lomo_mean']:.3f}, worst {summary['lomo_worst']:.3f} "
@@ -317,10 +312,6 @@ def format_table(results: list[dict[str, Any]], summary: dict[str, Any]) -> str:
     if "identity_mean" in summary:
         lines.append(f"identity folds: mean {summary['identity_mean']:.3f}")
     return "\n".join(lines)
-
-
-def _fold_videos(results: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
-    return next(r["videos"] for r in results if r["fold"] == name)
 
 
 def train_fold(fold: Fold, config: str, overrides: Sequence[str], out: Path, subprocess_run: bool) -> None:

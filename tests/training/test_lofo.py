@@ -121,15 +121,12 @@ def family_manifest(tiny_manifest: Path, tmp_path_factory: pytest.TempPathFactor
     return manifest
 
 
-def test_a_family_fold_trains_without_the_family_and_scores_it_unseen(
-    family_manifest: Path, tmp_path: Path
-) -> None:
-    from engines.export import load_checkpoint
+def _tiny_fold_overrides(manifest: Path, tmp_path: Path) -> list[str]:
+    """A fold on the tiny footage: two steps of four crops, a cache of its own, no ImageNet weights."""
     from tests.training.tiny import N_FRAMES
-    from training.lofo import run_benchmark
 
-    overrides = [
-        f"data.manifest={family_manifest}",
+    return [
+        f"data.manifest={manifest}",
         f"data.cache_dir={tmp_path / 'cache'}",
         f"data.max_frames={N_FRAMES}",
         f"data.call_max_frames={N_FRAMES}",
@@ -139,6 +136,15 @@ def test_a_family_fold_trains_without_the_family_and_scores_it_unseen(
         "encoder.batch=4",
         "threads=1",
     ]
+
+
+def test_a_family_fold_trains_without_the_family_and_scores_it_unseen(
+    family_manifest: Path, tmp_path: Path
+) -> None:
+    from engines.export import load_checkpoint
+    from training.lofo import run_benchmark
+
+    overrides = _tiny_fold_overrides(family_manifest, tmp_path)
     out = tmp_path / "lofo"
     report = run_benchmark(str(CONFIG), overrides, out, [Fold("lip_sync", 0)])
     (fold,) = report["folds"]
@@ -159,22 +165,11 @@ def test_a_family_fold_trains_without_the_family_and_scores_it_unseen(
 def test_a_method_fold_scores_its_methods_unseen_clean_and_through_compression(
     family_manifest: Path, tmp_path: Path
 ) -> None:
-    from tests.training.tiny import N_FRAMES
     from training.clips import method_fold_of
     from training.lofo import run_benchmark
     from training.manifest import read_manifest
 
-    overrides = [
-        f"data.manifest={family_manifest}",
-        f"data.cache_dir={tmp_path / 'cache'}",
-        f"data.max_frames={N_FRAMES}",
-        f"data.call_max_frames={N_FRAMES}",
-        "data.exclude_multi_face_fakes=",
-        "model.imagenet=",
-        "encoder.steps=2",
-        "encoder.batch=4",
-        "threads=1",
-    ]
+    overrides = _tiny_fold_overrides(family_manifest, tmp_path)
     fold_of = method_fold_of(read_manifest(family_manifest), 3)
     held = {unit for unit, k in fold_of.items() if k == 1}
     report = run_benchmark(str(CONFIG), overrides, tmp_path / "lomo", [Fold(None, 1, methods=True)])
