@@ -105,10 +105,10 @@ def plot_curve(runs: Sequence[tuple[str, dict[str, Any]]], key: str, default: fl
     ax.axhline(0.5, color="grey", linewidth=0.8, linestyle=":")
     ax.set_xlabel(key)
     ax.set_ylabel("leave-one-method-out mean AUC")
-    settings = [x for x, _ in points]
-    if min(settings) > 0 and max(settings) >= 5 * min(settings):  # steps span decades, crop sizes do not
+    settings = sorted({x for x, _ in points})
+    if settings[0] > 0 and settings[-1] >= 5 * settings[0]:  # steps span decades, crop sizes do not
         ax.set_xscale("log")
-    ax.set_xticks(sorted(set(settings)), [f"{x:g}" for x in sorted(set(settings))])
+    ax.set_xticks(settings, [f"{x:g}" for x in settings])
     ax.minorticks_off()
     ax.legend()
     ax.grid(alpha=0.3)
